@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/* treedisk: build a disk image once, then read it.
+ *
+ * td_image_build() scans the source, synthesizes the filesystem's metadata
+ * and lays out the disk; the result is an immutable image whose bytes are
+ * served by td_image_pread() from a region table (zero, memory, source file).
+ * After the build the image may be read by any number of threads at once. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum td_fs_type { TD_FS_EXT4 = 0, TD_FS_EXT3, TD_FS_EXT2 };
+enum td_size_mode { TD_SIZE_AUTO = 0, TD_SIZE_PLUS, TD_SIZE_FIXED };
+enum td_table_type { TD_TABLE_MBR = 0, TD_TABLE_GPT };
+
+struct td_id_map {
+        uint32_t from, to;
+};
+
+struct td_image_opts {
+        const char *source;          /* directory or squashfs image */
+        enum td_fs_type fs;
+        const char *label;           /* NULL: none */
+        const char *uuid;            /* NULL: from seed, else random */
+        const char *seed;            /* NULL: random ids */
+        int64_t source_date_epoch;   /* < 0: unset */
+        enum td_size_mode size_mode;
+        uint64_t size_bytes;         /* PLUS: free space to add; FIXED: whole disk size */
+        bool skip_unreadable;
+        unsigned max_open_fds;       /* 0: derived from RLIMIT_NOFILE */
+        enum td_table_type table;
+
+        /* ownership (issue 5) */
+        bool owner_set;
+        uint32_t owner_uid, owner_gid;
+        struct td_id_map *uid_map, *gid_map; /* not owned */
+        size_t n_uid_map, n_gid_map;
+        const char *devtable;        /* NULL: none */
+
+        /* boot (issue 4) */
+        bool grub;
+        const char *grub_dir;        /* NULL: /usr/lib/grub/i386-pc */
+        const char *cmdline;         /* appended to the kernel command line */
+        bool fstab;
+};
+
+void td_image_opts_init(struct td_image_opts *o);
+
+struct td_image;
+
+/* Builds the image.  On failure the error was logged (one line naming the path
+ * and what to do) and a negative errno is returned. */
+int td_image_build(const struct td_image_opts *opts, struct td_image **ret);
+void td_image_free(struct td_image *img);
+
+/* Size of the whole disk in bytes (a multiple of 512). */
+uint64_t td_image_size(const struct td_image *img);
+/* Byte range of partition 1 (the root filesystem) within the disk. */
+uint64_t td_image_part_offset(const struct td_image *img);
+uint64_t td_image_part_size(const struct td_image *img);
+
+/* Fills buf with len bytes of the disk at off (off + len <= size).  Returns 0
+ * or a negative errno (-EIO when a source file changed; logged once per file).
+ * Thread-safe; no allocation, no lock but the source's fd cache. */
+int td_image_pread(struct td_image *img, void *buf, size_t len, uint64_t off);
+
+/* True when the bytes of [off, off+len) are all zero without reading anything
+ * (free space, holes): lets writers stay sparse. */
+bool td_image_is_zero(const struct td_image *img, uint64_t off, uint64_t len);
+
+struct td_image_info {
+        uint64_t disk_bytes;
+        uint64_t part_offset, part_bytes;
+        uint32_t fs_block_size;
+        uint64_t fs_blocks, fs_blocks_used;
+        uint64_t inodes, inodes_used;
+        uint64_t meta_bytes;         /* bytes of metadata held in memory */
+        uint64_t data_bytes;         /* bytes mapped to source files */
+        size_t n_regions;
+        size_t n_files;              /* regular files with data */
+        uint64_t needed_bytes;       /* smallest disk that holds the tree */
+        char fs_uuid[37];
+        uint32_t disk_id;
+};
+void td_image_get_info(const struct td_image *img, struct td_image_info *info);
+
+/* Writes the whole image to fd from offset 0.  sparse: skip zero regions
+ * (fd must be a regular file that reads zeros there; it is truncated to the
+ * image size); otherwise every byte is written (pipes, block devices). */
+int td_image_write(struct td_image *img, int fd, bool sparse);

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/* treedisk: sources of trees (a directory, later a squashfs image or a tar).
+ * A source is scanned once into a struct td_tree, then only read: the image's
+ * read path calls ->pread for the bytes of regular files. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tree.h"
+
+struct td_source;
+
+struct td_source_ops {
+        const char *kind; /* "directory", "squashfs" */
+        /* Reads exactly len bytes at off of file file_id into buf.  The range
+         * lies within the size the file had when scanned.  Returns 0, or a
+         * negative errno: -EIO when the file changed (size, mtime, inode) or
+         * vanished since the scan, or a short read happened; the path is logged
+         * once per file.  Thread-safe; never blocks on another reader's I/O. */
+        int (*pread)(struct td_source *s, uint32_t file_id, void *buf, size_t len, uint64_t off);
+        /* Path of the file as the user knows it (for messages). */
+        const char *(*file_path)(struct td_source *s, uint32_t file_id);
+        void (*free)(struct td_source *s);
+};
+
+struct td_source {
+        const struct td_source_ops *ops;
+};
+
+struct td_scan_opts {
+        bool skip_unreadable; /* warn and leave out unreadable entries instead of failing */
+        unsigned max_open_fds; /* bound of the fd cache; 0: derived from RLIMIT_NOFILE */
+};
+
+/* Scans the directory at path into *tree (root node = the directory itself;
+ * its owner, mode and times become the filesystem root's).  Never writes to
+ * the tree; never follows symlinks; names sorted with strcmp.  Errors are
+ * logged with the path and what to do; returns a negative errno. */
+int td_source_dir_open(const char *path, const struct td_scan_opts *opts,
+                       struct td_source **ret, struct td_tree *tree);
+
+/* Detects what path is (directory; squashfs image through libblkid) and opens
+ * it.  Anything else: a clear error naming what blkid saw. */
+int td_source_open(const char *path, const struct td_scan_opts *opts,
+                   struct td_source **ret, struct td_tree *tree);
+
+static inline int td_source_pread(struct td_source *s, uint32_t file_id, void *buf,
+                                  size_t len, uint64_t off)
+{
+        return s->ops->pread(s, file_id, buf, len, off);
+}
+
+void td_source_free(struct td_source *s);

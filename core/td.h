@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+/* treedisk: common helpers (logging, cleanup attributes). */
+#pragma once
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define TD_PROG "treedisk"
+
+enum td_log_level {
+        TD_LOG_ERR = 3,
+        TD_LOG_WARNING = 4,
+        TD_LOG_NOTICE = 5,
+        TD_LOG_INFO = 6,
+        TD_LOG_DEBUG = 7,
+};
+
+/* Where log lines go.  Default: stderr, "treedisk: " prefix.  The FUSE daemon
+ * switches to syslog once it is in the background. */
+typedef void (*td_log_sink_fn)(enum td_log_level level, const char *msg);
+void td_log_set_sink(td_log_sink_fn sink);
+void td_log_set_max_level(enum td_log_level level);
+enum td_log_level td_log_get_max_level(void);
+
+void td_logv(enum td_log_level level, const char *fmt, va_list ap)
+        __attribute__((format(printf, 2, 0)));
+void td_log(enum td_log_level level, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+/* Logs "fmt: <strerror(-err)>" at ERR level and returns err (a negative errno). */
+int td_log_errno(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Logs fmt as is at ERR level and returns err. */
+int td_log_error(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define td_err(...) td_log(TD_LOG_ERR, __VA_ARGS__)
+#define td_warn(...) td_log(TD_LOG_WARNING, __VA_ARGS__)
+#define td_info(...) td_log(TD_LOG_INFO, __VA_ARGS__)
+#define td_debug(...) td_log(TD_LOG_DEBUG, __VA_ARGS__)
+
+static inline void freep(void *p) { free(*(void **)p); }
+static inline void closep(int *fd) { if (*fd >= 0) close(*fd); }
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _cleanup_free_ _cleanup_(freep)
+#define _cleanup_close_ _cleanup_(closep)
+
+#define TAKE_PTR(p) ({ __typeof__(p) _p = (p); (p) = NULL; _p; })
+#define TAKE_FD(fd) ({ int _fd = (fd); (fd) = -1; _fd; })
+
+#define TD_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define TD_DIV_ROUND_UP(a, b) (((a) + (b) - 1) / (b))
+#define TD_ROUND_UP(a, b) (TD_DIV_ROUND_UP(a, b) * (b))
+#define TD_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define TD_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* Allocation that cannot fail silently: aborts on OOM (as nbdkit and systemd
+ * do for small allocations). */
+void *td_malloc(size_t n);
+void *td_calloc(size_t n, size_t m);
+void *td_realloc(void *p, size_t n);
+char *td_strdup(const char *s);
+void *td_memdup(const void *p, size_t n);
+char *td_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Grow *array so that it holds at least need elements of size elem. */
+void td_grow(void *array, size_t *cap, size_t need, size_t elem);
+
+/* Parse a size: "123", "10K", "4M", "2G", "1T" (binary units, optional "iB"/"B").
+ * Returns 0 or -EINVAL / -ERANGE. */
+int td_parse_size(const char *s, uint64_t *ret);
+/* "1.5 GiB" style, into buf. */
+const char *td_format_size(uint64_t bytes, char *buf, size_t len);
+
+/* Deterministic 128-bit value from (seed, purpose): used for UUIDs, hash seed
+ * and disk identifiers when --seed is given.  Not cryptographic; stable across
+ * releases (the image's bytes depend on it). */
+void td_seed_bytes(const char *seed, const char *purpose, uint8_t out[16]);
