@@ -46,3 +46,7 @@ int td_cli_parse_env(struct td_image_opts *opts);
 /* Merges the shared options into a binary's own: returns a malloc'ed array
  * (own first), terminated by a zero entry. */
 struct option *td_cli_merge_options(const struct option *own);
+
+/* --owner ('o'), --uid-map ('u'), --gid-map ('g'): implemented with the
+ * ownership code (owner.c).  Returns 1 or a negative errno (logged). */
+int td_cli_parse_owner_option(char which, const char *arg, struct td_image_opts *opts);

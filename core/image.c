@@ -1,0 +1,380 @@
+/* SPDX-License-Identifier: MIT */
+/* Build orchestration: source -> tree -> filesystem -> disk -> region table. */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <uuid/uuid.h>
+
+#include "ext4/ext4.h"
+#include "image.h"
+#include "layout.h"
+#include "ptable.h"
+#include "regions.h"
+#include "source.h"
+#include "td.h"
+
+#define MIB (1024u * 1024u)
+/* Automatic size: what the tree needs plus a quarter of it, at least 256 MiB
+ * of free space (see README, "How big is the image"). */
+#define AUTO_HEADROOM_MIN (256ull * MIB)
+#define AUTO_HEADROOM_DIV 4
+
+struct td_image {
+        struct td_image_opts opts;
+        struct td_tree tree;
+        struct td_source *src;
+        struct td_ext4 fs;
+        struct td_layout layout;
+        struct td_ptable pt;
+        struct td_regions regions;
+        struct td_image_info info;
+};
+
+void td_image_opts_init(struct td_image_opts *o)
+{
+        memset(o, 0, sizeof(*o));
+        o->fs = TD_FS_EXT4;
+        o->source_date_epoch = -1;
+        o->size_mode = TD_SIZE_AUTO;
+        o->table = TD_TABLE_MBR;
+}
+
+static void random_bytes(uint8_t *buf, size_t len)
+{
+        while (len) {
+                ssize_t n = getrandom(buf, len, 0);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        /* No entropy source: fall back to libuuid's. */
+                        uuid_t u;
+
+                        uuid_generate(u);
+                        n = (ssize_t)TD_MIN(len, sizeof(u));
+                        memcpy(buf, u, (size_t)n);
+                }
+                buf += n;
+                len -= (size_t)n;
+        }
+}
+
+/* 16 bytes from the seed, or random ones; as_uuid: a valid version-4 UUID. */
+static void make_id(const struct td_image_opts *o, const char *purpose, uint8_t out[16], bool as_uuid)
+{
+        if (o->seed)
+                td_seed_bytes(o->seed, purpose, out);
+        else
+                random_bytes(out, 16);
+        if (as_uuid) {
+                out[6] = (uint8_t)((out[6] & 0x0f) | 0x40);
+                out[8] = (uint8_t)((out[8] & 0x3f) | 0x80);
+        }
+}
+
+static const char *fs_name(enum td_fs_type fs)
+{
+        return fs == TD_FS_EXT2 ? "ext2" : fs == TD_FS_EXT3 ? "ext3" : "ext4";
+}
+
+static int too_small(const struct td_image_opts *o, const struct td_ext4_need *need)
+{
+        struct td_layout l;
+        uint64_t blocks, inodes;
+        char a[32], b[32];
+
+        td_ext4_size(need, o->fs, 0, &blocks, &inodes);
+        if (td_layout_for_fs(o->table, blocks * TD_EXT4_BLOCK_SIZE, &l) < 0)
+                l.disk_bytes = blocks * TD_EXT4_BLOCK_SIZE;
+        return td_log_error(-ENOSPC, "'%s': the tree needs a disk of at least %s (--size %" PRIu64 "M); "
+                            "--size %s is too small (give more, or leave --size out for automatic)",
+                            o->source, td_format_size(l.disk_bytes, a, sizeof(a)),
+                            TD_DIV_ROUND_UP(l.disk_bytes, MIB), td_format_size(o->size_bytes, b, sizeof(b)));
+}
+
+static int build_fs(struct td_image *img)
+{
+        const struct td_image_opts *o = &img->opts;
+        struct td_ext4_params p = { .fs = o->fs, .label = o->label, .clamp = o->source_date_epoch };
+        struct td_ext4_need need;
+        uint64_t headroom = 0;
+        int r;
+
+        p.now = o->source_date_epoch >= 0 ? o->source_date_epoch : (int64_t)time(NULL);
+        if (o->uuid) {
+                if (uuid_parse(o->uuid, p.uuid) < 0)
+                        return td_log_error(-EINVAL, "--uuid '%s': not a UUID (like 0a1b2c3d-...-...)", o->uuid);
+        } else {
+                make_id(o, "filesystem-uuid", p.uuid, true);
+        }
+        make_id(o, "hash-seed", p.hash_seed, true);
+
+        td_ext4_need(&img->tree, o->fs, &need);
+        img->info.n_files = need.files;
+        {
+                uint64_t min_blocks, min_inodes;
+                struct td_layout l;
+
+                td_ext4_size(&need, o->fs, 0, &min_blocks, &min_inodes);
+                if (td_layout_for_fs(o->table, min_blocks * TD_EXT4_BLOCK_SIZE, &l) == 0)
+                        img->info.needed_bytes = l.disk_bytes;
+        }
+
+        switch (o->size_mode) {
+        case TD_SIZE_AUTO:
+                headroom = TD_MAX(need.blocks / AUTO_HEADROOM_DIV, AUTO_HEADROOM_MIN / TD_EXT4_BLOCK_SIZE);
+                break;
+        case TD_SIZE_PLUS:
+                headroom = TD_DIV_ROUND_UP(o->size_bytes, TD_EXT4_BLOCK_SIZE);
+                break;
+        case TD_SIZE_FIXED:
+                r = td_layout_for_disk(o->table, o->size_bytes, &img->layout);
+                if (r == -EINVAL)
+                        return td_log_error(r, "--size %" PRIu64 ": not a multiple of 512 bytes", o->size_bytes);
+                if (r == -EOVERFLOW)
+                        return td_log_error(r, "--size %" PRIu64 ": too large for the partition table "
+                                            "(MBR holds 2 TiB; use --table gpt)", o->size_bytes);
+                if (r < 0)
+                        return too_small(o, &need);
+                p.fs_blocks = img->layout.part_bytes / TD_EXT4_BLOCK_SIZE;
+                p.inodes = td_ext4_inodes_for(&need, p.fs_blocks);
+                if (!p.inodes)
+                        return too_small(o, &need);
+                break;
+        }
+
+        for (int attempt = 0;; attempt++) {
+                if (o->size_mode != TD_SIZE_FIXED) {
+                        td_ext4_size(&need, o->fs, headroom, &p.fs_blocks, &p.inodes);
+                        r = td_layout_for_fs(o->table, p.fs_blocks * TD_EXT4_BLOCK_SIZE, &img->layout);
+                        if (r < 0)
+                                return td_log_error(r, "'%s': a %s filesystem of %" PRIu64 " blocks is too large "
+                                                    "for an MBR disk (use --table gpt)", o->source,
+                                                    fs_name(o->fs), p.fs_blocks);
+                }
+                r = td_ext4_build(&img->tree, &p, &img->fs);
+                if (r != -ENOSPC)
+                        break;
+                if (o->size_mode == TD_SIZE_FIXED)
+                        return too_small(o, &need);
+                if (attempt == 6)
+                        return td_log_error(r, "'%s': could not size the filesystem (internal error)", o->source);
+                /* The estimate fell short: grow by a quarter and retry. */
+                need.blocks += need.blocks / 4 + 1024;
+        }
+        if (r < 0)
+                return r;
+        uuid_unparse_lower(p.uuid, img->info.fs_uuid);
+        return 0;
+}
+
+static int build_disk(struct td_image *img)
+{
+        const struct td_image_opts *o = &img->opts;
+        struct td_ptable_opts po = { .layout = &img->layout };
+        uint8_t id[16];
+        int r;
+
+        make_id(o, "disk-id", id, false);
+        memcpy(&po.disk_id, id, 4);
+        if (po.disk_id == 0)
+                po.disk_id = 1;
+        make_id(o, "disk-guid", po.disk_guid, true);
+        make_id(o, "bios-boot-partition-guid", po.bios_part_guid, true);
+        make_id(o, "root-partition-guid", po.root_part_guid, true);
+        img->info.disk_id = po.disk_id;
+        r = td_ptable_make(&po, &img->pt);
+        if (r < 0)
+                return r;
+
+        for (size_t i = 0; i < img->pt.n_chunks; i++) {
+                const struct td_ptable_chunk *c = &img->pt.chunks[i];
+
+                td_regions_add(&img->regions, &(struct td_region){
+                        .start = c->off, .len = c->len, .type = TD_REGION_MEM, .mem = c->data });
+        }
+        for (size_t i = 0; i < img->fs.n_meta; i++)
+                td_regions_add(&img->regions, &(struct td_region){
+                        .start = img->layout.part_offset + img->fs.meta_idx[i] * TD_EXT4_BLOCK_SIZE,
+                        .len = TD_EXT4_BLOCK_SIZE,
+                        .type = TD_REGION_MEM,
+                        .mem = img->fs.meta + i * (size_t)TD_EXT4_BLOCK_SIZE });
+        for (size_t i = 0; i < img->fs.n_map; i++) {
+                const struct td_ext4_map *m = &img->fs.map[i];
+                const struct td_node *n = m->node;
+                uint64_t file_off = m->file_blk * TD_EXT4_BLOCK_SIZE;
+                uint64_t len = m->n_blks * TD_EXT4_BLOCK_SIZE;
+                struct td_region reg = {
+                        .start = img->layout.part_offset + m->fs_blk * TD_EXT4_BLOCK_SIZE,
+                };
+
+                /* The tail of the last block past the file's end reads as zeros. */
+                if (file_off >= n->size)
+                        continue;
+                reg.len = TD_MIN(len, n->size - file_off);
+                if (n->mem) {
+                        reg.type = TD_REGION_MEM;
+                        reg.mem = (const uint8_t *)n->mem + file_off;
+                } else {
+                        reg.type = TD_REGION_SOURCE;
+                        reg.src = n->source;
+                        reg.file_id = n->file_id;
+                        reg.file_off = file_off;
+                }
+                img->info.data_bytes += reg.len;
+                td_regions_add(&img->regions, &reg);
+        }
+        return td_regions_finish(&img->regions, img->layout.disk_bytes);
+}
+
+int td_image_build(const struct td_image_opts *opts, struct td_image **ret)
+{
+        struct td_scan_opts scan = { .skip_unreadable = opts->skip_unreadable,
+                                     .max_open_fds = opts->max_open_fds };
+        struct td_image *img = td_calloc(1, sizeof(*img));
+        int r;
+
+        img->opts = *opts;
+        r = td_source_open(opts->source, &scan, &img->src, &img->tree);
+        if (r < 0)
+                goto fail;
+        r = build_fs(img);
+        if (r < 0)
+                goto fail;
+        r = build_disk(img);
+        if (r < 0)
+                goto fail;
+
+        img->info.disk_bytes = img->layout.disk_bytes;
+        img->info.part_offset = img->layout.part_offset;
+        img->info.part_bytes = img->layout.part_bytes;
+        img->info.fs_block_size = TD_EXT4_BLOCK_SIZE;
+        img->info.fs_blocks = img->fs.fs_blocks;
+        img->info.fs_blocks_used = img->fs.blocks_used;
+        img->info.inodes = img->fs.inodes;
+        img->info.inodes_used = img->fs.inodes_used;
+        img->info.meta_bytes = img->fs.n_meta * (uint64_t)TD_EXT4_BLOCK_SIZE;
+        for (size_t i = 0; i < img->pt.n_chunks; i++)
+                img->info.meta_bytes += img->pt.chunks[i].len;
+        img->info.n_regions = img->regions.n;
+        *ret = img;
+        return 0;
+fail:
+        td_image_free(img);
+        return r;
+}
+
+void td_image_free(struct td_image *img)
+{
+        if (!img)
+                return;
+        td_regions_done(&img->regions);
+        td_ptable_done(&img->pt);
+        td_ext4_done(&img->fs);
+        td_tree_done(&img->tree);
+        td_source_free(img->src);
+        free(img);
+}
+
+uint64_t td_image_size(const struct td_image *img)
+{
+        return img->layout.disk_bytes;
+}
+
+uint64_t td_image_part_offset(const struct td_image *img)
+{
+        return img->layout.part_offset;
+}
+
+uint64_t td_image_part_size(const struct td_image *img)
+{
+        return img->layout.part_bytes;
+}
+
+int td_image_pread(struct td_image *img, void *buf, size_t len, uint64_t off)
+{
+        return td_regions_pread(&img->regions, buf, len, off);
+}
+
+bool td_image_is_zero(const struct td_image *img, uint64_t off, uint64_t len)
+{
+        const struct td_regions *t = &img->regions;
+
+        if (len == 0)
+                return true;
+        if (off >= t->size || len > t->size - off)
+                return false;
+        for (size_t i = td_regions_find(t, off); i < t->n && t->r[i].start < off + len; i++)
+                if (t->r[i].type != TD_REGION_ZERO)
+                        return false;
+        return true;
+}
+
+void td_image_get_info(const struct td_image *img, struct td_image_info *info)
+{
+        *info = img->info;
+}
+
+static int write_all(int fd, const void *buf, size_t len, uint64_t off, bool seekable)
+{
+        const uint8_t *p = buf;
+
+        while (len) {
+                ssize_t n = seekable ? pwrite(fd, p, len, (off_t)off) : write(fd, p, len);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += n;
+                off += (uint64_t)n;
+                len -= (size_t)n;
+        }
+        return 0;
+}
+
+int td_image_write(struct td_image *img, int fd, bool sparse)
+{
+        const size_t bufsize = 4 * MIB;
+        _cleanup_free_ uint8_t *buf = td_malloc(bufsize);
+        const struct td_regions *t = &img->regions;
+        struct stat st;
+        bool seekable;
+        int r;
+
+        if (fstat(fd, &st) < 0)
+                return td_log_errno(-errno, "output");
+        seekable = S_ISREG(st.st_mode) || S_ISBLK(st.st_mode);
+        if (sparse && S_ISREG(st.st_mode) && ftruncate(fd, 0) < 0)
+                return td_log_errno(-errno, "truncating the output");
+        for (size_t i = 0; i < t->n; i++) {
+                const struct td_region *reg = &t->r[i];
+
+                if (reg->type == TD_REGION_ZERO && sparse && seekable)
+                        continue;
+                for (uint64_t done = 0; done < reg->len;) {
+                        size_t n = (size_t)TD_MIN((uint64_t)bufsize, reg->len - done);
+
+                        r = td_regions_pread(t, buf, n, reg->start + done);
+                        if (r < 0)
+                                return r; /* logged by the source */
+                        if (sparse && seekable && reg->type == TD_REGION_SOURCE && buf[0] == 0 &&
+                            memcmp(buf, buf + 1, n - 1) == 0) {
+                                done += n; /* a run of zeros in a file: keep it a hole */
+                                continue;
+                        }
+                        r = write_all(fd, buf, n, reg->start + done, seekable);
+                        if (r < 0)
+                                return td_log_errno(r, "writing the image at byte %" PRIu64, reg->start + done);
+                        done += n;
+                }
+        }
+        if (sparse && S_ISREG(st.st_mode) && ftruncate(fd, (off_t)t->size) < 0)
+                return td_log_errno(-errno, "setting the output's size");
+        return 0;
+}

@@ -24,12 +24,19 @@ struct td_layout {
         uint64_t part_offset, part_bytes;  /* root partition */
 };
 
-/* Geometry for a filesystem of fs_bytes (a multiple of 4096).  Returns 0, or
- * -EOVERFLOW when the disk would not fit the table (MBR: 2^32 sectors). */
+/* Geometry for a filesystem of fs_bytes (a multiple of 4096).  The root
+ * partition is fs_bytes rounded up to 1 MiB; MBR: disk = 1 MiB + partition;
+ * GPT: disk = 1 MiB + partition + 1 MiB BIOS boot + 1 MiB tail.  Returns 0,
+ * -EOVERFLOW when the disk would not fit the table (MBR: 2^32 sectors) or
+ * uint64_t, -EINVAL for fs_bytes 0 or an unknown table. */
 int td_layout_for_fs(enum td_table_type table, uint64_t fs_bytes, struct td_layout *ret);
 
 /* Geometry for a disk of exactly disk_bytes: the root partition fills what is
  * left.  fs bytes = part_bytes rounded down to 4096 by the caller.
+ * MBR: the partition runs to the last sector (part_bytes a multiple of 512).
+ * GPT: part_bytes is rounded down to 1 MiB, the BIOS boot partition follows it,
+ * and a tail of 1 MiB to 2 MiB - 512 ends the disk; the backup GPT is its last
+ * 33 sectors.  td_layout_for_disk(t, for_fs(t, x).disk_bytes) == for_fs(t, x).
  * Returns 0, -ENOSPC when the disk is too small for the table and 1 MiB of
  * partition, -EOVERFLOW as above, -EINVAL if disk_bytes is not a multiple of 512. */
 int td_layout_for_disk(enum td_table_type table, uint64_t disk_bytes, struct td_layout *ret);

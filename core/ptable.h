@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* treedisk: partition tables through libfdisk.  libfdisk writes into a sparse
  * memfd of the disk's size; the sectors it wrote are collected as chunks that
- * the image serves from memory.  Nothing else of the disk is touched. */
+ * the image serves from memory.  Nothing else of the disk is touched.
+ * Sectors libfdisk wrote as all zeros (most of the GPT's entry arrays) are
+ * left out: the disk reads as zero wherever no chunk is.  So MBR gives one
+ * chunk, sector 0 (the boot gap after it stays free for core.img); GPT gives
+ * sectors 0-2 (protective MBR, header, first entries), the first sector of
+ * the backup entries and the backup header in the disk's last sector. */
 #pragma once
 
 #include <stddef.h>
@@ -12,6 +17,8 @@
 struct td_ptable_opts {
         const struct td_layout *layout;
         uint32_t disk_id;           /* MBR disk identifier (bytes 0x1b8..0x1bb) */
+        /* GUIDs in uuid_t order (as uuid_unparse() prints them); the GPT
+         * stores them mixed-endian on disk. */
         uint8_t disk_guid[16];      /* GPT: disk GUID */
         uint8_t bios_part_guid[16]; /* GPT: BIOS boot partition's unique GUID */
         uint8_t root_part_guid[16]; /* GPT: root partition's unique GUID */
@@ -31,7 +38,8 @@ struct td_ptable {
 /* MBR: one partition, type 0x83, bootable, from layout->part_offset to the end.
  * GPT: partition 1 Linux filesystem (0FC63DAF-8483-4772-8E79-3D69D8477DE4)
  * and partition 2 "BIOS boot" (21686148-6449-6E6F-744E-656564454649), a
- * protective MBR, primary and backup GPT.  Returns 0 or a negative errno
- * (logged). */
+ * protective MBR, primary and backup GPT (128 entries).  The same opts give
+ * the same bytes.  Returns 0 or a negative errno (logged once): -EINVAL for
+ * an inconsistent layout, -EOVERFLOW for an MBR past 2^32 sectors. */
 int td_ptable_make(const struct td_ptable_opts *opts, struct td_ptable *ret);
 void td_ptable_done(struct td_ptable *t);

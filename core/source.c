@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+/* treedisk: opening a source by what it is (directory, squashfs image). */
+#include <blkid/blkid.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "source.h"
+#include "td.h"
+
+void td_source_free(struct td_source *s)
+{
+        if (s)
+                s->ops->free(s);
+}
+
+/* What blkid sees in path: 0 and *type (caller frees, NULL when nothing is
+ * recognised), or a logged negative errno. */
+static int probe_type(const char *path, char **type)
+{
+        blkid_probe pr;
+        const char *v = NULL;
+        int r;
+
+        *type = NULL;
+        errno = 0;
+        pr = blkid_new_probe_from_filename(path);
+        if (!pr)
+                return td_log_errno(errno ? -errno : -EIO, "'%s': cannot open", path);
+        blkid_probe_enable_superblocks(pr, 1);
+        blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_TYPE);
+        r = blkid_do_safeprobe(pr);
+        if (r == -2) {
+                blkid_free_probe(pr);
+                return td_log_error(-EINVAL, "'%s': not a directory or a squashfs image "
+                                    "(blkid sees several filesystem signatures)", path);
+        }
+        if (r < 0) {
+                blkid_free_probe(pr);
+                return td_log_error(-EIO, "'%s': cannot probe it with blkid", path);
+        }
+        if (r == 0 && blkid_probe_lookup_value(pr, "TYPE", &v, NULL) == 0 && v)
+                *type = td_strdup(v);
+        blkid_free_probe(pr);
+        return 0;
+}
+
+int td_source_open(const char *path, const struct td_scan_opts *opts,
+                   struct td_source **ret, struct td_tree *tree)
+{
+        _cleanup_free_ char *type = NULL;
+        struct stat st;
+        int r;
+
+        *ret = NULL;
+        if (stat(path, &st) < 0) {
+                if (errno == ENOENT)
+                        return td_log_error(-ENOENT, "'%s': no such file or directory "
+                                            "(SOURCE must be a directory or a squashfs image)", path);
+                return td_log_errno(-errno, "'%s': cannot stat", path);
+        }
+        if (S_ISDIR(st.st_mode))
+                return td_source_dir_open(path, opts, ret, tree);
+
+        r = probe_type(path, &type);
+        if (r < 0)
+                return r;
+        if (type && strcmp(type, "squashfs") == 0) {
+#ifdef TD_HAVE_SQUASHFS
+                return td_source_squashfs_open(path, opts, ret, tree);
+#else
+                return td_log_error(-ENOTSUP, "'%s': a squashfs image, but this treedisk was built "
+                                    "without squashfs support (rebuild with libsquashfuse, -Dsquashfs=enabled)",
+                                    path);
+#endif
+        }
+        if (type)
+                return td_log_error(-EINVAL, "'%s': not a directory or a squashfs image (blkid sees: %s)",
+                                    path, type);
+        return td_log_error(-EINVAL, "'%s': not a directory or a squashfs image "
+                            "(blkid recognises no filesystem)", path);
+}

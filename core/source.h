@@ -37,7 +37,10 @@ struct td_scan_opts {
 /* Scans the directory at path into *tree (root node = the directory itself;
  * its owner, mode and times become the filesystem root's).  Never writes to
  * the tree; never follows symlinks; names sorted with strcmp.  Errors are
- * logged with the path and what to do; returns a negative errno. */
+ * logged with the path and what to do; returns a negative errno.
+ * Regular files with data get node->source = *ret and a file_id; a sparse
+ * file gets its data ranges; a hard link's later names get ->link_to and no
+ * data fields of their own.  The nodes point to *ret: free the tree first. */
 int td_source_dir_open(const char *path, const struct td_scan_opts *opts,
                        struct td_source **ret, struct td_tree *tree);
 
@@ -45,6 +48,12 @@ int td_source_dir_open(const char *path, const struct td_scan_opts *opts,
  * it.  Anything else: a clear error naming what blkid saw. */
 int td_source_open(const char *path, const struct td_scan_opts *opts,
                    struct td_source **ret, struct td_tree *tree);
+
+#ifdef TD_HAVE_SQUASHFS
+/* core/source_squashfs.c: scans the squashfs image at path into *tree. */
+int td_source_squashfs_open(const char *path, const struct td_scan_opts *opts,
+                            struct td_source **ret, struct td_tree *tree);
+#endif
 
 static inline int td_source_pread(struct td_source *s, uint32_t file_id, void *buf,
                                   size_t len, uint64_t off)

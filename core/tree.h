@@ -34,6 +34,10 @@ struct td_node {
         struct td_node *parent;
         struct td_node **children; /* owned array, sorted by strcmp(name) once td_tree_sort() ran */
         size_t n_children, cap_children;
+        /* children[] is known to be in strcmp order (td_node_add_child keeps
+         * it up to date; td_node_child then uses binary search).  Clear it if
+         * you reorder or rename children by hand. */
+        bool children_sorted;
 
         mode_t mode;       /* S_IFMT bits included */
         uint32_t uid, gid;
@@ -69,21 +73,28 @@ struct td_tree {
 };
 
 struct td_node *td_node_new(const char *name, size_t name_len, mode_t mode);
-/* Frees the node and its subtree. */
+/* Frees the node and its subtree (any depth).  Does not unlink it from its
+ * parent.  NULL is fine. */
 void td_node_free(struct td_node *n);
 void td_node_add_child(struct td_node *parent, struct td_node *child);
 /* Child by exact name, or NULL.  Linear unless the children are sorted. */
 struct td_node *td_node_child(const struct td_node *parent, const char *name);
 /* Adds an xattr (copies name and value); keeps them sorted by name. */
 void td_node_add_xattr(struct td_node *n, const char *name, const void *value, size_t len);
-/* Path of a node relative to the root, "/" for the root.  Caller frees. */
+/* Path of a node relative to the root: "/" for the root, "/a/b" below it.
+ * Caller frees. */
 char *td_node_path(const struct td_node *n);
 
 /* Resolves "a/b/c" (leading '/' allowed) to a node, or NULL. */
 struct td_node *td_tree_lookup(const struct td_tree *t, const char *path);
+/* Sorts one node's children by strcmp (not recursive). */
+void td_node_sort_children(struct td_node *n);
 /* Sorts every directory's children by strcmp (deterministic order). */
 void td_tree_sort(struct td_tree *t);
 void td_tree_done(struct td_tree *t);
 
-/* Visits every node depth-first, parents before children, in child order. */
+/* Visits every node depth-first, parents before children, in child order.
+ * Uses an explicit stack (any depth).  fn returning a negative value stops the
+ * walk and td_tree_walk returns it; otherwise 0.  fn may add children to the
+ * node it is given (they are visited); it must not free nodes. */
 int td_tree_walk(struct td_node *root, int (*fn)(struct td_node *n, void *userdata), void *userdata);

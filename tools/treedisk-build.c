@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: MIT */
+/* treedisk-build: the image treedisk serves, written to a file, a block
+ * device or standard output. */
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "image.h"
+#include "td.h"
+
+static const char *arg_output;
+static bool arg_dry_run;
+static struct td_image_opts arg_opts;
+
+static int ioctl_size(int fd, uint64_t *size)
+{
+        return ioctl(fd, BLKGETSIZE64, size) < 0 ? -errno : 0;
+}
+
+static void help(void)
+{
+        printf("Usage: treedisk-build [OPTIONS] SOURCE -o OUT\n"
+               "Write a bootable-ready raw disk image (partition table + ext2/3/4 filesystem\n"
+               "synthesized from SOURCE) to OUT: a file (sparse), a block device, or - (stdout).\n"
+               "SOURCE is a directory or a squashfs image; it is never written.\n\n"
+               "  -o, --output OUT         where to write the image\n"
+               "  -n, --dry-run            build in memory, print the layout, read no file data\n"
+               "  -q, --quiet              errors only\n"
+               "  -v, --verbose            more messages\n"
+               "  -h, --help               this text\n"
+               "      --version            print the version\n\n%s",
+               td_cli_image_help);
+}
+
+static void print_info(const struct td_image *img)
+{
+        struct td_image_info i;
+        static const char *const fs_names[] = { "ext4", "ext3", "ext2" };
+
+        td_image_get_info(img, &i);
+        printf("disk_bytes: %" PRIu64 "\n", i.disk_bytes);
+        printf("table: %s\n", arg_opts.table == TD_TABLE_GPT ? "gpt" : "mbr");
+        printf("disk_id: 0x%08" PRIx32 "\n", i.disk_id);
+        printf("partition_offset: %" PRIu64 "\n", i.part_offset);
+        printf("partition_start_sector: %" PRIu64 "\n", i.part_offset / 512);
+        printf("partition_bytes: %" PRIu64 "\n", i.part_bytes);
+        printf("fs_type: %s\n", fs_names[arg_opts.fs]);
+        printf("uuid: %s\n", i.fs_uuid);
+        printf("block_size: %" PRIu32 "\n", i.fs_block_size);
+        printf("fs_blocks: %" PRIu64 "\n", i.fs_blocks);
+        printf("fs_blocks_used: %" PRIu64 "\n", i.fs_blocks_used);
+        printf("inodes: %" PRIu64 "\n", i.inodes);
+        printf("inodes_used: %" PRIu64 "\n", i.inodes_used);
+        printf("metadata_bytes: %" PRIu64 "\n", i.meta_bytes);
+        printf("data_bytes: %" PRIu64 "\n", i.data_bytes);
+        printf("files: %zu\n", i.n_files);
+        printf("regions: %zu\n", i.n_regions);
+        printf("needed_bytes: %" PRIu64 "\n", i.needed_bytes);
+}
+
+static int write_image(struct td_image *img)
+{
+        struct stat st;
+        bool created = false;
+        int fd, r;
+
+        if (strcmp(arg_output, "-") == 0) {
+                if (isatty(STDOUT_FILENO))
+                        return td_log_error(-EINVAL, "refusing to write a disk image to a terminal "
+                                            "(redirect standard output)");
+                return td_image_write(img, STDOUT_FILENO, false);
+        }
+        if (stat(arg_output, &st) == 0 && S_ISBLK(st.st_mode)) {
+                uint64_t size = 0;
+
+                fd = open(arg_output, O_WRONLY | O_CLOEXEC | O_EXCL);
+                if (fd < 0)
+                        return td_log_errno(-errno, "'%s': opening the device", arg_output);
+                if (ioctl_size(fd, &size) == 0 && size < td_image_size(img)) {
+                        close(fd);
+                        return td_log_error(-ENOSPC, "'%s': device holds %" PRIu64 " bytes, the image "
+                                            "needs %" PRIu64 " (use --size)", arg_output, size,
+                                            td_image_size(img));
+                }
+                r = td_image_write(img, fd, false);
+                if (r >= 0 && fsync(fd) < 0)
+                        r = td_log_errno(-errno, "'%s': flushing the device", arg_output);
+                close(fd);
+                return r;
+        }
+        fd = open(arg_output, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd >= 0) {
+                created = true;
+        } else if (errno == EEXIST) {
+                fd = open(arg_output, O_WRONLY | O_TRUNC | O_CLOEXEC);
+        }
+        if (fd < 0)
+                return td_log_errno(-errno, "'%s': creating the output", arg_output);
+        r = td_image_write(img, fd, fstat(fd, &st) == 0 && S_ISREG(st.st_mode));
+        if (close(fd) < 0 && r >= 0)
+                r = td_log_errno(-errno, "'%s': writing the output", arg_output);
+        if (r < 0 && (created || (S_ISREG(st.st_mode))))
+                unlink(arg_output);
+        return r;
+}
+
+int main(int argc, char **argv)
+{
+        static const struct option own[] = {
+                { "output", required_argument, NULL, 'o' },
+                { "dry-run", no_argument, NULL, 'n' },
+                { "quiet", no_argument, NULL, 'q' },
+                { "verbose", no_argument, NULL, 'v' },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, 'V' },
+                { NULL, 0, NULL, 0 },
+        };
+        _cleanup_free_ struct option *opts = td_cli_merge_options(own);
+        struct td_image *img = NULL;
+        int c, r;
+
+        td_image_opts_init(&arg_opts);
+        while ((c = getopt_long(argc, argv, "o:nqvh", opts, NULL)) != -1) {
+                switch (c) {
+                case 'o': arg_output = optarg; break;
+                case 'n': arg_dry_run = true; break;
+                case 'q': td_log_set_max_level(TD_LOG_ERR); break;
+                case 'v': td_log_set_max_level(TD_LOG_DEBUG); break;
+                case 'h': help(); return 0;
+                case 'V': printf("treedisk-build %s\n", TD_VERSION); return 0;
+                case '?': return 2;
+                default:
+                        r = td_cli_parse_image_option(c, optarg, &arg_opts);
+                        if (r < 0)
+                                return 2;
+                        if (r == 0)
+                                return 2;
+                }
+        }
+        if (optind + 1 != argc) {
+                fprintf(stderr, "Usage: treedisk-build [OPTIONS] SOURCE -o OUT (--help for more)\n");
+                return 2;
+        }
+        if (!arg_output && !arg_dry_run) {
+                fprintf(stderr, "treedisk-build: no output: give -o FILE, -o DEVICE, -o - or --dry-run\n");
+                return 2;
+        }
+        if (td_cli_parse_env(&arg_opts) < 0)
+                return 2;
+        arg_opts.source = argv[optind];
+
+        r = td_image_build(&arg_opts, &img);
+        if (r < 0)
+                return 1;
+        if (arg_dry_run)
+                print_info(img);
+        else
+                r = write_image(img);
+        td_image_free(img);
+        free(arg_opts.uid_map);
+        free(arg_opts.gid_map);
+        return r < 0 ? 1 : 0;
+}
