@@ -726,12 +726,14 @@ static char *make_grub_cfg(const char *kernel, const char *kernel_word, const ch
                 "set timeout=1\n"
                 "set default=0\n"
                 "\n"
-                "menuentry 'Linux %s' --id treedisk {\n"
+                "menuentry 'Linux%s%s' --id treedisk {\n"
                 "\techo 'Loading /boot/%s ...'\n"
                 "\tlinux /boot/%s%s\n"
                 "%s"
                 "}\n",
-                kernel, kernel, kernel_word, linux_args, initrd_line);
+                strncmp(kernel, "vmlinuz-", 8) == 0 ? " " : "",
+                strncmp(kernel, "vmlinuz-", 8) == 0 ? kernel + 8 : "",
+                kernel, kernel_word, linux_args, initrd_line);
 }
 
 int td_grub_add_files(struct td_grub *g, struct td_tree *tree, const char *fs_uuid,

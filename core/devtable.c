@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* treedisk: the genext2fs / Buildroot / OpenWrt device table (--devtable). */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -367,6 +368,7 @@ int td_devtable_apply(struct td_tree *t, const char *path, int64_t source_date_e
 
         if (!path)
                 return 0;
+        assert(t && t->root);
         if (source_date_epoch >= 0)
                 c.now = (struct timespec){ .tv_sec = (time_t)source_date_epoch };
         else

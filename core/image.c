@@ -9,9 +9,11 @@
 #include <time.h>
 #include <uuid/uuid.h>
 
+#include "devtable.h"
 #include "ext4/ext4.h"
 #include "image.h"
 #include "layout.h"
+#include "owner.h"
 #include "ptable.h"
 #include "regions.h"
 #include "source.h"
@@ -99,7 +101,8 @@ static int too_small(const struct td_image_opts *o, const struct td_ext4_need *n
 static int build_fs(struct td_image *img)
 {
         const struct td_image_opts *o = &img->opts;
-        struct td_ext4_params p = { .fs = o->fs, .label = o->label, .clamp = o->source_date_epoch };
+        struct td_ext4_params p = { .fs = o->fs, .label = o->label, .clamp = o->source_date_epoch,
+                                   .source_name = o->source };
         struct td_ext4_need need;
         uint64_t headroom = 0;
         int r;
@@ -242,6 +245,13 @@ int td_image_build(const struct td_image_opts *opts, struct td_image **ret)
         r = td_source_open(opts->source, &scan, &img->src, &img->tree);
         if (r < 0)
                 goto fail;
+        /* Ownership first, then the device table, which may override it. */
+        td_owner_apply(&img->tree, opts);
+        if (opts->devtable) {
+                r = td_devtable_apply(&img->tree, opts->devtable, opts->source_date_epoch);
+                if (r < 0)
+                        goto fail;
+        }
         r = build_fs(img);
         if (r < 0)
                 goto fail;

@@ -7,6 +7,9 @@
  *
  * The root filesystem is partition 1 at sector 2048 with either table, so
  * part1.img, GRUB's prefix and a user's habits do not depend on the table.
+ *
+ * Pure arithmetic: errors are returned, not logged (the caller knows what the
+ * user asked for), and *ret is only written on success.
  */
 #pragma once
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "owner.h"
 #include "td.h"
 
@@ -182,6 +183,60 @@ uint32_t td_idmap_lookup(const struct td_id_map *map, size_t n, uint32_t id)
                 if (map[i].from == id)
                         return map[i].to;
         return id;
+}
+
+/* cli.h: --owner ('o'), --uid-map ('u'), --gid-map ('g').  A repeated map
+ * option adds to the map; a repeated --owner replaces it.  On failure *o is
+ * unchanged. */
+int td_cli_parse_owner_option(char which, const char *arg, struct td_image_opts *o)
+{
+        _cleanup_free_ struct td_id_map *add = NULL;
+        struct td_id_map **map;
+        size_t *n_map, n_add = 0;
+        const char *opt;
+        uint32_t uid, gid;
+        int r;
+
+        switch (which) {
+        case 'o':
+                r = td_owner_parse(arg, &uid, &gid);
+                if (r < 0)
+                        return r;
+                o->owner_set = true;
+                o->owner_uid = uid;
+                o->owner_gid = gid;
+                return 1;
+        case 'u':
+                opt = "--uid-map";
+                map = &o->uid_map;
+                n_map = &o->n_uid_map;
+                break;
+        case 'g':
+                opt = "--gid-map";
+                map = &o->gid_map;
+                n_map = &o->n_gid_map;
+                break;
+        default:
+                return td_log_error(-EINVAL, "unknown ownership option '%c'", which);
+        }
+
+        r = td_idmap_parse_option(opt, arg, &add, &n_add);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n_add; i++)
+                for (size_t j = 0; j < *n_map; j++)
+                        if ((*map)[j].from == add[i].from)
+                                return td_log_error(-EINVAL, "%s '%s': id %u is already mapped by an earlier %s",
+                                                    opt, arg, (unsigned)add[i].from, opt);
+        /* The arrays are the caller's (image.h: "not owned"): the old one is
+         * left alone, the new one lives as long as the process. */
+        struct td_id_map *all = td_malloc((*n_map + n_add) * sizeof(*all));
+        if (*n_map)
+                memcpy(all, *map, *n_map * sizeof(*all));
+        memcpy(all + *n_map, add, n_add * sizeof(*all));
+        *map = all;
+        *n_map += n_add;
+        return 1;
 }
 
 static int apply_one(struct td_node *node, void *userdata)

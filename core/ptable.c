@@ -140,7 +140,7 @@ static int write_label(int fd, const struct td_ptable_opts *opts)
 
         r = fdisk_create_disklabel(cxt, gpt ? "gpt" : "dos");
         if (r < 0) {
-                td_log_errno(fdisk_err(r), "libfdisk: create %s label", gpt ? "GPT" : "MBR");
+                r = td_log_errno(fdisk_err(r), "libfdisk: create %s label", gpt ? "GPT" : "MBR");
                 goto fail;
         }
 
@@ -150,7 +150,7 @@ static int write_label(int fd, const struct td_ptable_opts *opts)
                 snprintf(id, sizeof(id), "0x%08" PRIx32, opts->disk_id);
         r = fdisk_set_disklabel_id_from_string(cxt, id);
         if (r < 0) {
-                td_log_errno(fdisk_err(r), "libfdisk: set disk identifier %s", id);
+                r = td_log_errno(fdisk_err(r), "libfdisk: set disk identifier %s", id);
                 goto fail;
         }
 
@@ -170,14 +170,14 @@ static int write_label(int fd, const struct td_ptable_opts *opts)
                         goto fail;
                 r = fdisk_toggle_partition_flag(cxt, 0, DOS_FLAG_ACTIVE);
                 if (r < 0) {
-                        td_log_errno(fdisk_err(r), "libfdisk: mark partition 1 bootable");
+                        r = td_log_errno(fdisk_err(r), "libfdisk: mark partition 1 bootable");
                         goto fail;
                 }
         }
 
         r = fdisk_write_disklabel(cxt);
         if (r < 0) {
-                td_log_errno(fdisk_err(r), "libfdisk: write the %s", gpt ? "GPT" : "MBR");
+                r = td_log_errno(fdisk_err(r), "libfdisk: write the %s", gpt ? "GPT" : "MBR");
                 goto fail;
         }
         /* nosync: nothing to flush in a memfd.  The fd stays ours (by_fd). */

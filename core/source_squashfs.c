@@ -115,14 +115,6 @@ struct scan {
         char *name;            /* buffer for any 16-bit name length */
         struct imap dirs;      /* directories seen (loops, a dir named twice) */
         struct imap links;     /* non-dir inode number -> first node */
-        /* Per non-directory node: the inode it names (node->ino holds
-         * index + 1 during the scan). */
-        struct nodeinfo {
-                sqfs_inode_id iid;
-                uint32_t inum;
-        } *info;
-        size_t n_info, cap_info;
-        size_t n_nodes;
 };
 
 static int corrupt(struct scan *sc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -530,89 +522,6 @@ fail:
         return r;
 }
 
-static int scan_tree(struct scan *sc, struct td_tree *tree)
-{
-        struct pending_dir *stack = NULL;
-        size_t n_stack = 0, cap_stack = 0;
-        struct td_node *root;
-        sqfs_inode inode;
-        int r;
-
-        r = inode_load(sc, sc->sb.root_inode, &inode, "/");
-        if (r < 0)
-                return r;
-        if (!S_ISDIR(sqfs_mode(inode.base.inode_type)))
-                return corrupt(sc, "root inode is not a directory");
-        root = td_node_new("", 0, S_IFDIR | 0755);
-        tree->root = root;
-        sc->n_nodes = 1;
-        r = fill_node(sc, &inode, root, "/");
-        if (r < 0)
-                return r;
-        imap_put(&sc->dirs, inode.base.inode_number, root);
-        td_grow(&stack, &cap_stack, 1, sizeof(*stack));
-        stack[n_stack++] = (struct pending_dir){ root, sc->sb.root_inode };
-
-        while (n_stack > 0) {
-                struct pending_dir pd = stack[--n_stack];
-                _cleanup_free_ char *path = td_node_path(pd.node);
-                struct dentry *d = NULL;
-                size_t n = 0;
-
-                r = inode_load(sc, pd.iid, &inode, path);
-                if (r < 0)
-                        break;
-                r = read_dir(sc, &inode, path, &d, &n);
-                if (r < 0)
-                        break;
-                for (size_t i = 0; i < n && r >= 0; i++) {
-                        _cleanup_free_ char *cpath = td_asprintf("%s%s%s", path,
-                                                                 pd.node->parent ? "/" : "",
-                                                                 d[i].name);
-                        struct td_node *c;
-
-                        r = inode_load(sc, d[i].iid, &inode, cpath);
-                        if (r < 0)
-                                break;
-                        if (basic_type(inode.base.inode_type) != d[i].type) {
-                                r = corrupt(sc, "'%s': directory entry and inode disagree on its type",
-                                            cpath);
-                                break;
-                        }
-                        c = td_node_new(d[i].name, strlen(d[i].name), sqfs_mode(inode.base.inode_type));
-                        td_node_add_child(pd.node, c);
-                        sc->n_nodes++;
-                        r = fill_node(sc, &inode, c, cpath);
-                        if (r < 0)
-                                break;
-                        if (S_ISDIR(c->mode)) {
-                                if (imap_get(&sc->dirs, inode.base.inode_number)) {
-                                        r = corrupt(sc, "'%s': directory inode %" PRIu32 " named twice (loop)",
-                                                    cpath, (uint32_t)inode.base.inode_number);
-                                        break;
-                                }
-                                imap_put(&sc->dirs, inode.base.inode_number, c);
-                                td_grow(&stack, &cap_stack, n_stack + 1, sizeof(*stack));
-                                stack[n_stack++] = (struct pending_dir){ c, d[i].iid };
-                        } else {
-                                td_grow(&sc->info, &sc->cap_info, sc->n_info + 1, sizeof(*sc->info));
-                                sc->info[sc->n_info++] = (struct nodeinfo){
-                                        .iid = d[i].iid, .inum = inode.base.inode_number };
-                                if (sc->n_info >= UINT32_MAX) {
-                                        r = corrupt(sc, "too many entries");
-                                        break;
-                                }
-                                c->ino = (uint32_t)sc->n_info; /* index + 1, scan only */
-                        }
-                }
-                dentries_free(d, n);
-                if (r < 0)
-                        break;
-        }
-        free(stack);
-        return r < 0 ? r : 0;
-}
-
 /* Block list and fragment of a regular inode -> a struct sq_file; the data
  * ranges (holes are the sparse blocks) -> n->ranges. */
 static int add_file(struct scan *sc, struct td_node *n, const sqfs_inode *inode, const char *path)
@@ -732,36 +641,109 @@ fail:
         return r;
 }
 
-/* Second pass, in tree order: the first name of an inode owns it and its
- * data; later names become ->link_to it. */
-static int resolve_one(struct td_node *n, void *userdata)
+/* A non-directory inode named by n: the first name of an inode owns it and
+ * its data (the order is source_dir's: every directory's entries in strcmp
+ * order, before any of its subdirectories); later names become ->link_to
+ * it. */
+static int add_nondir(struct scan *sc, struct td_node *n, const sqfs_inode *inode, const char *path)
 {
-        struct scan *sc = userdata;
-        struct td_node *first;
+        struct td_node *first = imap_get(&sc->links, inode->base.inode_number);
+
+        if (first) {
+                if ((first->mode & S_IFMT) != (n->mode & S_IFMT))
+                        return corrupt(sc, "'%s': hard link to an inode of another kind", path);
+                n->link_to = first;
+                first->nlink++;
+                return 0;
+        }
+        imap_put(&sc->links, inode->base.inode_number, n);
+        if (!S_ISREG(n->mode) || n->size == 0)
+                return 0;
+        return add_file(sc, n, inode, path);
+}
+
+static int scan_tree(struct scan *sc, struct td_tree *tree)
+{
+        struct pending_dir *stack = NULL;
+        size_t n_stack = 0, cap_stack = 0;
+        struct td_node *root;
         sqfs_inode inode;
         int r;
 
-        if (n->ino == 0)
-                return 0; /* directory */
-        struct nodeinfo *ni = &sc->info[n->ino - 1];
-        n->ino = 0;
-        first = imap_get(&sc->links, ni->inum);
-        if (first) {
-                n->link_to = first;
-                first->nlink++;
-                n->nlink = 1;
-                return 0;
-        }
-        imap_put(&sc->links, ni->inum, n);
-        n->nlink = 1;
-        if (!S_ISREG(n->mode) || n->size == 0)
-                return 0;
-
-        _cleanup_free_ char *path = td_node_path(n);
-        r = inode_load(sc, ni->iid, &inode, path);
+        r = inode_load(sc, sc->sb.root_inode, &inode, "/");
         if (r < 0)
                 return r;
-        return add_file(sc, n, &inode, path);
+        if (!S_ISDIR(sqfs_mode(inode.base.inode_type)))
+                return corrupt(sc, "root inode is not a directory");
+        root = td_node_new("", 0, S_IFDIR | 0755);
+        tree->root = root;
+        tree->n_nodes = 1;
+        r = fill_node(sc, &inode, root, "/");
+        if (r < 0)
+                return r;
+        imap_put(&sc->dirs, inode.base.inode_number, root);
+        td_grow(&stack, &cap_stack, 1, sizeof(*stack));
+        stack[n_stack++] = (struct pending_dir){ root, sc->sb.root_inode };
+
+        while (n_stack > 0) {
+                struct pending_dir pd = stack[--n_stack];
+                _cleanup_free_ char *path = td_node_path(pd.node);
+                struct dentry *d = NULL;
+                size_t n = 0, n_sub = 0;
+
+                r = inode_load(sc, pd.iid, &inode, path);
+                if (r < 0)
+                        break;
+                r = read_dir(sc, &inode, path, &d, &n);
+                if (r < 0)
+                        break;
+                for (size_t i = 0; i < n && r >= 0; i++) {
+                        _cleanup_free_ char *cpath = td_asprintf("%s%s%s", path,
+                                                                 pd.node->parent ? "/" : "",
+                                                                 d[i].name);
+                        struct td_node *c;
+
+                        r = inode_load(sc, d[i].iid, &inode, cpath);
+                        if (r < 0)
+                                break;
+                        if (basic_type(inode.base.inode_type) != d[i].type) {
+                                r = corrupt(sc, "'%s': directory entry and inode disagree on its type",
+                                            cpath);
+                                break;
+                        }
+                        c = td_node_new(d[i].name, strlen(d[i].name),
+                                        sqfs_mode(inode.base.inode_type));
+                        td_node_add_child(pd.node, c);
+                        tree->n_nodes++;
+                        r = fill_node(sc, &inode, c, cpath);
+                        if (r < 0)
+                                break;
+                        if (!S_ISDIR(c->mode)) {
+                                r = add_nondir(sc, c, &inode, cpath);
+                                continue;
+                        }
+                        if (imap_get(&sc->dirs, inode.base.inode_number)) {
+                                r = corrupt(sc, "'%s': directory inode %" PRIu32 " named twice (loop)",
+                                            cpath, (uint32_t)inode.base.inode_number);
+                                break;
+                        }
+                        imap_put(&sc->dirs, inode.base.inode_number, c);
+                        td_grow(&stack, &cap_stack, n_stack + 1, sizeof(*stack));
+                        stack[n_stack++] = (struct pending_dir){ c, d[i].iid };
+                        n_sub++;
+                }
+                dentries_free(d, n);
+                if (r < 0)
+                        break;
+                /* Subdirectories were pushed in name order: pop them in it. */
+                for (size_t i = 0; i < n_sub / 2; i++) {
+                        struct pending_dir tmp = stack[n_stack - n_sub + i];
+                        stack[n_stack - n_sub + i] = stack[n_stack - 1 - i];
+                        stack[n_stack - 1 - i] = tmp;
+                }
+        }
+        free(stack);
+        return r < 0 ? r : 0;
 }
 
 /* ---- the superblock ---- */
@@ -1113,7 +1095,6 @@ static void scan_done(struct scan *sc)
         }
         imap_done(&sc->dirs);
         imap_done(&sc->links);
-        free(sc->info);
         free(sc->name);
 }
 
@@ -1208,10 +1189,6 @@ int td_source_squashfs_open(const char *path, const struct td_scan_opts *opts,
         r = scan_tree(&sc, &t);
         if (r < 0)
                 goto fail;
-        r = td_tree_walk(t.root, resolve_one, &sc);
-        if (r < 0)
-                goto fail;
-        t.n_nodes = sc.n_nodes;
         scan_done(&sc);
         *tree = t;
         *ret = &s->base;

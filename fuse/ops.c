@@ -1,0 +1,393 @@
+/* SPDX-License-Identifier: MIT */
+/* treedisk: low-level FUSE operations over the image and its overlay.
+ *
+ * Two files (or one, when the mountpoint is a regular file) of fixed size:
+ * disk.img = the whole disk, part1.img = a window on partition 1.  Reads go
+ * through the overlay (which goes to td_image_pread() for chunks never
+ * written); writes go to the overlay only.  No getlk/setlk/flock: the kernel
+ * then keeps POSIX, OFD and flock locks itself (what qemu's locking needs).
+ * No direct_io: O_DIRECT opens work and the page cache is kept (keep_cache),
+ * which stays right because every write comes through us; a write through
+ * one file invalidates the other file's cached pages for the same bytes. */
+#include "treedisk.h"
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include "td.h"
+
+/* Long timeouts: nothing about these inodes ever changes. */
+#define ATTR_TIMEOUT 86400.0
+
+static struct tdfs *fs_of(fuse_req_t req) {
+        return fuse_req_userdata(req);
+}
+
+static bool is_file(const struct tdfs *fs, fuse_ino_t ino) {
+        return fs->file_mode ? ino == TDFS_INO_ROOT : ino == TDFS_INO_DISK || ino == TDFS_INO_PART;
+}
+
+static const char *ino_name(const struct tdfs *fs, fuse_ino_t ino) {
+        if (ino == TDFS_INO_ROOT)
+                return fs->file_mode ? "(disk)" : "/";
+        return ino == TDFS_INO_DISK ? "disk.img" : ino == TDFS_INO_PART ? "part1.img" : "?";
+}
+
+/* The byte window of the disk that a file shows. */
+static void file_window(const struct tdfs *fs, fuse_ino_t ino, uint64_t *start, uint64_t *len) {
+        if (ino == TDFS_INO_PART) {
+                *start = fs->part_offset;
+                *len = fs->part_bytes;
+        } else {
+                *start = 0;
+                *len = fs->disk_bytes;
+        }
+}
+
+static bool ino_valid(const struct tdfs *fs, fuse_ino_t ino) {
+        return ino == TDFS_INO_ROOT || (!fs->file_mode && (ino == TDFS_INO_DISK || ino == TDFS_INO_PART));
+}
+
+static void fill_attr(const struct tdfs *fs, fuse_ino_t ino, struct stat *st) {
+        memset(st, 0, sizeof(*st));
+        st->st_ino = ino;
+        st->st_uid = fs->uid;
+        st->st_gid = fs->gid;
+        st->st_atim = st->st_mtim = st->st_ctim = fs->time;
+        st->st_blksize = 4096;
+        if (is_file(fs, ino)) {
+                uint64_t start, len;
+                file_window(fs, ino, &start, &len);
+                st->st_mode = S_IFREG | (fs->ro ? 0444 : 0644);
+                st->st_nlink = 1;
+                st->st_size = (off_t)len;
+                st->st_blocks = (blkcnt_t)(len / 512);
+        } else {
+                st->st_mode = S_IFDIR | 0755;
+                st->st_nlink = 2;
+                st->st_size = 4096;
+        }
+}
+
+static void op_init(void *userdata, struct fuse_conn_info *conn) {
+        conn->max_read = TDFS_MAX_IO;        /* must equal -o max_read (main.c) */
+        conn->max_write = TDFS_MAX_IO;
+        conn->max_readahead = TDFS_MAX_IO;
+        /* With atomic O_TRUNC the kernel would set i_size to 0 after open();
+         * without it, O_TRUNC arrives as setattr(size 0) and is refused. */
+        conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
+        /* Never writeback caching: every write must reach the overlay. */
+        conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+        if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
+                conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
+        struct tdfs *fs = fs_of(req);
+        struct fuse_entry_param e = {0};
+        fuse_ino_t ino;
+
+        if (fs->debug)
+                td_debug("lookup %s", name);
+        if (fs->file_mode || parent != TDFS_INO_ROOT) {
+                fuse_reply_err(req, fs->file_mode ? ENOTDIR : ENOENT);
+                return;
+        }
+        if (strcmp(name, "disk.img") == 0)
+                ino = TDFS_INO_DISK;
+        else if (strcmp(name, "part1.img") == 0)
+                ino = TDFS_INO_PART;
+        else {
+                fuse_reply_err(req, ENOENT);
+                return;
+        }
+        e.ino = ino;
+        e.generation = 1;
+        e.attr_timeout = e.entry_timeout = ATTR_TIMEOUT;
+        fill_attr(fs, ino, &e.attr);
+        fuse_reply_entry(req, &e);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+        struct tdfs *fs = fs_of(req);
+        struct stat st;
+
+        if (fs->debug)
+                td_debug("getattr %s", ino_name(fs, ino));
+        if (!ino_valid(fs, ino)) {
+                fuse_reply_err(req, ENOENT);
+                return;
+        }
+        fill_attr(fs, ino, &st);
+        fuse_reply_attr(req, &st, ATTR_TIMEOUT);
+}
+
+/* The size is fixed, and so are owner and mode; times are accepted and
+ * forgotten (touch works). */
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+                       struct fuse_file_info *fi) {
+        struct tdfs *fs = fs_of(req);
+        struct stat st;
+
+        if (fs->debug)
+                td_debug("setattr %s to_set=%#x size=%" PRIu64, ino_name(fs, ino), to_set,
+                         (uint64_t)attr->st_size);
+        if (!ino_valid(fs, ino)) {
+                fuse_reply_err(req, ENOENT);
+                return;
+        }
+        fill_attr(fs, ino, &st);
+        if (fs->ro && (to_set & (FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
+                                 FUSE_SET_ATTR_GID))) {
+                fuse_reply_err(req, EROFS);
+                return;
+        }
+        if (((to_set & FUSE_SET_ATTR_SIZE) && attr->st_size != st.st_size) ||
+            ((to_set & FUSE_SET_ATTR_MODE) && (attr->st_mode & 07777) != (st.st_mode & 07777)) ||
+            ((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != st.st_uid) ||
+            ((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != st.st_gid)) {
+                fuse_reply_err(req, EPERM);
+                return;
+        }
+        fuse_reply_attr(req, &st, ATTR_TIMEOUT);
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+        struct tdfs *fs = fs_of(req);
+
+        if (fs->debug)
+                td_debug("open %s flags=%#o", ino_name(fs, ino), fi->flags);
+        if (!ino_valid(fs, ino)) {
+                fuse_reply_err(req, ENOENT);
+                return;
+        }
+        if (!is_file(fs, ino)) {
+                fuse_reply_err(req, EISDIR);
+                return;
+        }
+        if (fs->ro && (fi->flags & O_ACCMODE) != O_RDONLY) {
+                fuse_reply_err(req, EROFS);
+                return;
+        }
+        /* Bytes only change through our own write path, which keeps the
+         * kernel's cache right: keep it across opens.  No direct_io. */
+        fi->keep_cache = 1;
+        fi->direct_io = 0;
+        fuse_reply_open(req, fi);
+}
+
+/* One buffer per worker thread, grown to the largest request seen. */
+static pthread_key_t buf_key;
+static pthread_once_t buf_once = PTHREAD_ONCE_INIT;
+
+struct tbuf {
+        size_t cap;
+        uint8_t data[];
+};
+
+static void buf_key_init(void) {
+        (void)pthread_key_create(&buf_key, free);
+}
+
+static void *thread_buf(size_t len) {
+        struct tbuf *b;
+
+        pthread_once(&buf_once, buf_key_init);
+        b = pthread_getspecific(buf_key);
+        if (!b || b->cap < len) {
+                free(b);
+                b = td_malloc(sizeof(*b) + TD_MAX(len, (size_t)TDFS_MAX_IO));
+                b->cap = TD_MAX(len, (size_t)TDFS_MAX_IO);
+                (void)pthread_setspecific(buf_key, b);
+        }
+        return b->data;
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                    struct fuse_file_info *fi) {
+        struct tdfs *fs = fs_of(req);
+        uint64_t start, len;
+        void *buf;
+        int r;
+
+        if (fs->debug)
+                td_debug("read %s off=%" PRIu64 " size=%zu", ino_name(fs, ino), (uint64_t)off, size);
+        file_window(fs, ino, &start, &len);
+        if (off < 0 || (uint64_t)off >= len || size == 0) {
+                fuse_reply_buf(req, NULL, 0);
+                return;
+        }
+        size = (size_t)TD_MIN((uint64_t)size, len - (uint64_t)off);
+        buf = thread_buf(size);
+        r = td_overlay_pread(fs->ov, buf, size, start + (uint64_t)off);
+        if (r < 0) {
+                fuse_reply_err(req, -r);
+                return;
+        }
+        fuse_reply_buf(req, buf, size);
+}
+
+/* After a write through one file, drop the other file's cached pages for
+ * the same disk bytes. */
+static void invalidate_alias(struct tdfs *fs, fuse_ino_t ino, uint64_t disk_off, uint64_t n) {
+        uint64_t s, e;
+        fuse_ino_t other;
+        off_t rel;
+
+        if (fs->file_mode)
+                return;
+        s = TD_MAX(disk_off, fs->part_offset);
+        e = TD_MIN(disk_off + n, fs->part_offset + fs->part_bytes);
+        if (s >= e)
+                return;
+        if (ino == TDFS_INO_DISK) {
+                other = TDFS_INO_PART;
+                rel = (off_t)(s - fs->part_offset);
+        } else {
+                other = TDFS_INO_DISK;
+                rel = (off_t)s;
+        }
+        /* -ENOENT: the kernel does not know the other inode; nothing cached. */
+        (void)fuse_lowlevel_notify_inval_inode(fs->se, other, rel, (off_t)(e - s));
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+                     struct fuse_file_info *fi) {
+        struct tdfs *fs = fs_of(req);
+        uint64_t start, len;
+        int r;
+
+        if (fs->debug)
+                td_debug("write %s off=%" PRIu64 " size=%zu", ino_name(fs, ino), (uint64_t)off, size);
+        if (fs->ro) {
+                fuse_reply_err(req, EROFS);
+                return;
+        }
+        file_window(fs, ino, &start, &len);
+        if (off < 0) {
+                fuse_reply_err(req, EINVAL);
+                return;
+        }
+        if (size > 0 && (uint64_t)off >= len) {
+                fuse_reply_err(req, ENOSPC);    /* a disk does not grow */
+                return;
+        }
+        size = (size_t)TD_MIN((uint64_t)size, len - (uint64_t)off);
+        r = td_overlay_pwrite(fs->ov, buf, size, start + (uint64_t)off);
+        if (r < 0) {
+                fuse_reply_err(req, -r);
+                return;
+        }
+        fuse_reply_write(req, size);
+        invalidate_alias(fs, ino, start + (uint64_t)off, size);
+}
+
+static void sync_reply(fuse_req_t req, const char *what, fuse_ino_t ino) {
+        struct tdfs *fs = fs_of(req);
+        int r;
+
+        if (fs->debug)
+                td_debug("%s %s", what, ino_name(fs, ino));
+        r = td_overlay_sync(fs->ov);
+        fuse_reply_err(req, r < 0 ? -r : 0);
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+        struct tdfs *fs = fs_of(req);
+
+        /* close() of a writer commits too: cheap when nothing changed. */
+        if ((fi->flags & O_ACCMODE) != O_RDONLY && !fs->ro) {
+                sync_reply(req, "flush", ino);
+                return;
+        }
+        fuse_reply_err(req, 0);
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi) {
+        sync_reply(req, datasync ? "fdatasync" : "fsync", ino);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+        fuse_reply_err(req, 0);
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+        struct tdfs *fs = fs_of(req);
+
+        if (fs->debug)
+                td_debug("opendir %s", ino_name(fs, ino));
+        if (fs->file_mode || ino != TDFS_INO_ROOT) {
+                fuse_reply_err(req, ino_valid(fs, ino) ? ENOTDIR : ENOENT);
+                return;
+        }
+        fi->cache_readdir = 1;
+        fi->keep_cache = 1;
+        fuse_reply_open(req, fi);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                       struct fuse_file_info *fi) {
+        static const struct {
+                const char *name;
+                fuse_ino_t ino;
+                mode_t mode;
+        } ents[] = {
+                {".", TDFS_INO_ROOT, S_IFDIR},
+                {"..", TDFS_INO_ROOT, S_IFDIR},
+                {"disk.img", TDFS_INO_DISK, S_IFREG},
+                {"part1.img", TDFS_INO_PART, S_IFREG},
+        };
+        char buf[512];
+        size_t used = 0;
+
+        if (fuse_req_userdata(req) && ((struct tdfs *)fuse_req_userdata(req))->debug)
+                td_debug("readdir off=%" PRIu64, (uint64_t)off);
+        for (size_t i = (size_t)TD_MAX(off, (off_t)0); i < TD_ARRAY_SIZE(ents); i++) {
+                struct stat st = {.st_ino = ents[i].ino, .st_mode = ents[i].mode};
+                size_t n = fuse_add_direntry(req, buf + used, TD_MIN(size, sizeof(buf)) - used,
+                                             ents[i].name, &st, (off_t)(i + 1));
+                if (n > TD_MIN(size, sizeof(buf)) - used)
+                        break;
+                used += n;
+        }
+        fuse_reply_buf(req, buf, used);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+        fuse_reply_err(req, 0);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino) {
+        struct tdfs *fs = fs_of(req);
+        struct statvfs sv = {0};
+
+        sv.f_bsize = sv.f_frsize = 4096;
+        sv.f_blocks = TD_DIV_ROUND_UP(fs->disk_bytes, 4096);
+        sv.f_files = fs->file_mode ? 1 : 3;
+        sv.f_namemax = 255;
+        if (fs->ro)
+                sv.f_flag |= ST_RDONLY;
+        fuse_reply_statfs(req, &sv);
+}
+
+const struct fuse_lowlevel_ops tdfs_ops = {
+        .init = op_init,
+        .lookup = op_lookup,
+        .getattr = op_getattr,
+        .setattr = op_setattr,
+        .open = op_open,
+        .read = op_read,
+        .write = op_write,
+        .flush = op_flush,
+        .fsync = op_fsync,
+        .release = op_release,
+        .opendir = op_opendir,
+        .readdir = op_readdir,
+        .releasedir = op_releasedir,
+        .statfs = op_statfs,
+        /* no getlk/setlk/flock: the kernel handles locks locally */
+};

@@ -209,9 +209,20 @@ void td_ext4_size(const struct td_ext4_need *need, enum td_fs_type fs, uint64_t 
 
 /* ---- helpers ---- */
 
-static int ext2_err(errcode_t e, const char *what, const struct td_node *n)
+/* Path of n as the user knows it: the source's path joined with the node's. */
+static char *src_path(const struct builder *b, const struct td_node *n)
 {
-        _cleanup_free_ char *path = n ? td_node_path(n) : NULL;
+        _cleanup_free_ char *rel = td_node_path(n);
+        const char *src = b->p->source_name ? b->p->source_name : "";
+
+        if (strcmp(rel, "/") == 0)
+                return td_strdup(*src ? src : "/");
+        return td_asprintf("%s%s", src, rel);
+}
+
+static int ext2_err(const struct builder *b, errcode_t e, const char *what, const struct td_node *n)
+{
+        _cleanup_free_ char *path = n ? src_path(b, n) : NULL;
 
         if (e == EXT2_ET_BLOCK_ALLOC_FAIL || e == EXT2_ET_INODE_ALLOC_FAIL ||
             e == EXT2_ET_DIR_NO_SPACE || e == ENOSPC)
@@ -286,7 +297,7 @@ static int write_inode(struct builder *b, struct td_node *n, struct ext2_inode_l
 {
         errcode_t e = ext2fs_write_inode_full(b->fs, n->ino, (struct ext2_inode *)in, sizeof(*in));
 
-        return e ? ext2_err(e, "writing inode", n) : 0;
+        return e ? ext2_err(b, e, "writing inode", n) : 0;
 }
 
 static int init_extents(struct builder *b, struct td_node *n, struct ext2_inode_large *in)
@@ -298,7 +309,7 @@ static int init_extents(struct builder *b, struct td_node *n, struct ext2_inode_
                 return 0;
         e = ext2fs_extent_open2(b->fs, n->ino, (struct ext2_inode *)in, &h);
         if (e)
-                return ext2_err(e, "initializing extents", n);
+                return ext2_err(b, e, "initializing extents", n);
         ext2fs_extent_free(h);
         return 0;
 }
@@ -316,7 +327,7 @@ static int alloc_blocks(struct builder *b, struct td_node *n, struct ext2_inode_
                 e = ext2fs_fallocate(b->fs, EXT2_FALLOCATE_FORCE_INIT, n->ino, (struct ext2_inode *)in,
                                      b->goal, lblk, c);
                 if (e)
-                        return ext2_err(e, "allocating blocks", n);
+                        return ext2_err(b, e, "allocating blocks", n);
                 lblk += c;
                 count -= c;
         }
@@ -367,21 +378,21 @@ static int record_map(struct builder *b, struct td_node *n, struct ext2_inode_la
 
                 e = ext2fs_extent_open2(b->fs, n->ino, (struct ext2_inode *)in, &h);
                 if (e)
-                        return ext2_err(e, "reading extents", n);
+                        return ext2_err(b, e, "reading extents", n);
                 for (;;) {
                         e = ext2fs_extent_get(h, op, &ex);
                         if (e == EXT2_ET_EXTENT_NO_NEXT || e == EXT2_ET_EXTENT_NO_DOWN)
                                 break;
                         if (e) {
                                 ext2fs_extent_free(h);
-                                return ext2_err(e, "reading extents", n);
+                                return ext2_err(b, e, "reading extents", n);
                         }
                         op = EXT2_EXTENT_NEXT;
                         if (!(ex.e_flags & EXT2_EXTENT_FLAGS_LEAF))
                                 continue;
                         if (ex.e_flags & EXT2_EXTENT_FLAGS_UNINIT) {
                                 ext2fs_extent_free(h);
-                                return ext2_err(EXT2_ET_INVALID_ARGUMENT, "uninitialized extent", n);
+                                return ext2_err(b, EXT2_ET_INVALID_ARGUMENT, "uninitialized extent", n);
                         }
                         map_add(b, ex.e_pblk, ex.e_len, n, ex.e_lblk);
                         if (ex.e_pblk + ex.e_len > b->goal)
@@ -393,7 +404,7 @@ static int record_map(struct builder *b, struct td_node *n, struct ext2_inode_la
         e = ext2fs_block_iterate3(b->fs, n->ino, BLOCK_FLAG_DATA_ONLY | BLOCK_FLAG_READ_ONLY, NULL,
                                   iter_block, &c);
         if (e)
-                return ext2_err(e, "reading block map", n);
+                return ext2_err(b, e, "reading block map", n);
         iter_flush(&c);
         if (c.run_phys + 1 > b->goal)
                 b->goal = c.run_phys + 1;
@@ -411,12 +422,12 @@ static int write_xattrs(struct builder *b, struct td_node *n)
                 return 0;
         e = ext2fs_xattrs_open(b->fs, n->ino, &h);
         if (e)
-                return ext2_err(e, "opening xattrs", n);
+                return ext2_err(b, e, "opening xattrs", n);
         e = ext2fs_xattrs_read(h);
         for (size_t i = 0; !e && i < n->n_xattrs; i++) {
                 e = ext2fs_xattr_set(h, n->xattrs[i].name, n->xattrs[i].value, n->xattrs[i].len);
                 if (e) {
-                        _cleanup_free_ char *path = td_node_path(n);
+                        _cleanup_free_ char *path = src_path(b, n);
 
                         if (e == EXT2_ET_EA_NO_SPACE || e == EXT2_ET_EA_KEY_NOT_FOUND)
                                 td_err("'%s': xattr '%s' (%zu bytes) does not fit in one block", path,
@@ -432,7 +443,7 @@ static int write_xattrs(struct builder *b, struct td_node *n)
                 e = ext2fs_xattrs_close(&h);
         else
                 ext2fs_xattrs_close(&h);
-        return e ? ext2_err(e, "writing xattrs", n) : 0;
+        return e ? ext2_err(b, e, "writing xattrs", n) : 0;
 }
 
 static int build_regular(struct builder *b, struct td_node *n, struct ext2_inode_large *in)
@@ -445,7 +456,7 @@ static int build_regular(struct builder *b, struct td_node *n, struct ext2_inode
                 return r;
         e = ext2fs_inode_size_set(b->fs, (struct ext2_inode *)in, n->size);
         if (e)
-                return ext2_err(e, "setting size", n);
+                return ext2_err(b, e, "setting size", n);
         r = write_inode(b, n, in);
         if (r < 0)
                 return r;
@@ -474,9 +485,12 @@ static int build_symlink(struct builder *b, struct td_node *n, struct ext2_inode
         errcode_t e;
         int r;
 
-        if (len >= BS)
+        if (len >= BS) {
+                _cleanup_free_ char *path = src_path(b, n);
+
                 return td_log_error(-ENAMETOOLONG, "'%s': symlink target longer than %u bytes",
-                                    n->name, BS - 1);
+                                    path, BS - 1);
+        }
         in->i_size = (__u32)len;
         if (len < sizeof(in->i_block)) {
                 memcpy(in->i_block, n->link_target, len);
@@ -503,7 +517,7 @@ static int build_symlink(struct builder *b, struct td_node *n, struct ext2_inode
                 if (!e)
                         e = io_channel_write_blk64(b->fs->io, pblk, 1, block);
                 if (e)
-                        return ext2_err(e, "writing symlink", n);
+                        return ext2_err(b, e, "writing symlink", n);
                 if (pblk + 1 > b->goal)
                         b->goal = pblk + 1;
         }
@@ -537,7 +551,7 @@ static int build_dir(struct builder *b, struct td_node *n, struct ext2_inode_lar
         b->dirp.min_blocks = n == b->lpf ? LPF_BLOCKS : 1;
         r = td_dir_build(&b->dirp, n->ino, parent, b->ents, n->n_children, &db);
         if (r < 0) {
-                _cleanup_free_ char *path = td_node_path(n);
+                _cleanup_free_ char *path = src_path(b, n);
 
                 return td_log_error(r, "'%s': directory of %zu entries is too large for a two-level htree",
                                     path, n->n_children);
@@ -547,7 +561,7 @@ static int build_dir(struct builder *b, struct td_node *n, struct ext2_inode_lar
         r = init_extents(b, n, in);
         if (r >= 0) {
                 e = ext2fs_inode_size_set(b->fs, (struct ext2_inode *)in, (uint64_t)db.n_blocks * BS);
-                r = e ? ext2_err(e, "setting size", n) : 0;
+                r = e ? ext2_err(b, e, "setting size", n) : 0;
         }
         if (r >= 0)
                 r = write_inode(b, n, in);
@@ -562,7 +576,7 @@ static int build_dir(struct builder *b, struct td_node *n, struct ext2_inode_lar
                 if (!e)
                         e = ext2fs_write_dir_block4(b->fs, pblk, db.buf + (size_t)i * BS, 0, n->ino);
                 if (e)
-                        r = ext2_err(e, "writing directory block", n);
+                        r = ext2_err(b, e, "writing directory block", n);
                 else if (pblk + 1 > b->goal)
                         b->goal = pblk + 1;
         }
@@ -646,7 +660,7 @@ static int check_links(struct td_node *n, void *userdata)
                 return 0;
         }
         {
-                _cleanup_free_ char *path = td_node_path(n);
+                _cleanup_free_ char *path = src_path(b, n);
 
                 if (S_ISDIR(n->mode))
                         return td_log_error(-EMLINK, "'%s': %u subdirectories are more than ext2/ext3 "
@@ -704,7 +718,7 @@ static int setup_fs(struct builder *b)
         if (e == EXT2_ET_TOO_MANY_INODES || e == EXT2_ET_TOOSMALL)
                 return -ENOSPC;
         if (e)
-                return ext2_err(e, "creating the filesystem", NULL);
+                return ext2_err(b, e, "creating the filesystem", NULL);
         sb = b->fs->super;
         b->fs->now = p->now;
 
@@ -726,7 +740,7 @@ static int setup_fs(struct builder *b)
 
         e = ext2fs_allocate_tables(b->fs);
         if (e)
-                return e == EXT2_ET_BLOCK_ALLOC_FAIL ? -ENOSPC : ext2_err(e, "allocating group tables", NULL);
+                return e == EXT2_ET_BLOCK_ALLOC_FAIL ? -ENOSPC : ext2_err(b, e, "allocating group tables", NULL);
 
         /* Reserved inodes 1..10 (root is numbered, and counted, by the walk). */
         for (ext2_ino_t i = 1; i < FIRST_INO; i++)
@@ -734,7 +748,7 @@ static int setup_fs(struct builder *b)
                         ext2fs_inode_alloc_stats2(b->fs, i, +1, 0);
         e = ext2fs_update_bb_inode(b->fs, NULL);
         if (e)
-                return ext2_err(e, "writing the bad blocks inode", NULL);
+                return ext2_err(b, e, "writing the bad blocks inode", NULL);
 
         if (has_journal(p->fs)) {
                 e = ext2fs_get_journal_params(&jp, b->fs);
@@ -744,7 +758,7 @@ static int setup_fs(struct builder *b)
                 if (e == EXT2_ET_JOURNAL_TOO_SMALL || e == EXT2_ET_BLOCK_ALLOC_FAIL)
                         return -ENOSPC;
                 if (e)
-                        return ext2_err(e, "creating the journal", NULL);
+                        return ext2_err(b, e, "creating the journal", NULL);
         }
 
         b->dirp = (struct td_dir_params){
@@ -764,7 +778,7 @@ static int finish_fs(struct builder *b)
 
         e = ext2fs_set_gdt_csum(b->fs);
         if (e)
-                return ext2_err(e, "setting group checksums", NULL);
+                return ext2_err(b, e, "setting group checksums", NULL);
         /* Inode tables we never wrote read as zeros: tell the kernel so, or its
          * lazy init thread would write zeros over them at the first mount. */
         if (ext2fs_has_group_desc_csum(b->fs)) {
@@ -848,7 +862,7 @@ int td_ext4_build(struct td_tree *t, const struct td_ext4_params *p, struct td_e
         ret->inodes_used = ret->inodes - b.fs->super->s_free_inodes_count;
         e = ext2fs_close_free(&b.fs);
         if (e) {
-                r = ext2_err(e, "writing the superblock and bitmaps", NULL);
+                r = ext2_err(&b, e, "writing the superblock and bitmaps", NULL);
                 goto out;
         }
         td_memstore_export(b.st, &ret->meta_idx, &ret->meta, &ret->n_meta);

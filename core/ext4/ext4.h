@@ -20,6 +20,7 @@ struct td_ext4_params {
         uint64_t fs_blocks;   /* 4 KiB blocks */
         uint64_t inodes;      /* 0: from td_ext4_size() */
         const char *label;
+        const char *source_name; /* for messages: prefix of every path */
         uint8_t uuid[16];
         uint8_t hash_seed[16];
         int64_t now;          /* the filesystem's own timestamps */

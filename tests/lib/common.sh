@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: MIT
+# shellcheck shell=bash
 # tests/lib/common.sh: shared by tests/e2e/*.sh (sourced, bash).
 #
 #   requires CMD...          skip (exit 77) unless every CMD is on PATH
@@ -148,7 +149,7 @@ part_bytes() { echo $(( $(_sfdisk_field "$1" size) * 512 )); }
 check_image() {
         local img=$1 src=$2
         shift 2
-        local fs=ext4 label= uuid= mount=1 cmpopts=() bad=0
+        local fs=ext4 label='' uuid='' mount=1 cmpopts=() bad=0
         while [ $# -gt 0 ]; do
                 case $1 in
                 --fs) fs=$2; shift ;;

@@ -6,7 +6,7 @@
 # not reproducible and mke2fs 1.47.0 -d drops nanoseconds: compare with
 # --time-res s.
 set -eu
-fs=ext4 label= uuid= size= out= src=
+fs=ext4 label='' uuid='' size='' out='' src=''
 while [ $# -gt 0 ]; do
         case $1 in
         --fs) fs=$2; shift ;;
@@ -28,6 +28,7 @@ part=$(( (used * 3 / 2 + n * 4096 + (64 << 20)) / 1048576 * 1048576 ))
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
 truncate -s "$part" "$tmp"
+# shellcheck disable=SC2054
 opts=(-q -F -b 4096 -t "$fs" -I 256 -O ^metadata_csum_seed,^orphan_file -E root_owner -d "$src")
 [ "$fs" = ext2 ] && opts=(-q -F -b 4096 -t ext2 -I 256 -d "$src")
 [ -z "$label" ] || opts+=(-L "$label")

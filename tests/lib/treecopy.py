@@ -1,11 +1,12 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
 """treecopy.py SRC DST: copy a tree creating every directory's entries in
-reverse name order (so DST lists them in another order than SRC), keeping
+a shuffled order (on tmpfs, DST then lists them in another order than SRC), keeping
 what treedisk carries over: type, mode, owner (as root), mtime/atime with ns,
 xattrs, hard links, symlinks, device nodes, fifos, sockets, holes.
 """
 import os
+import random
 import socket
 import stat
 import sys
@@ -36,6 +37,16 @@ def copy_data(sp, dp, size):
         os.close(fo)
 
 
+rng = random.Random(1)
+
+
+def order(names):
+    """Entries in an order unlike the source's: reversed, then shuffled."""
+    names = sorted(names, reverse=True)
+    rng.shuffle(names)
+    return names
+
+
 def main():
     src, dst = os.fsencode(sys.argv[1]), os.fsencode(sys.argv[2])
     root = os.geteuid() == 0
@@ -44,14 +55,14 @@ def main():
 
     def meta(sp, dp, st):
         islnk = stat.S_ISLNK(st.st_mode)
+        if root:        # before the xattrs: chown drops security.capability
+            os.chown(dp, st.st_uid, st.st_gid, follow_symlinks=False)
         for n in os.listxattr(sp, follow_symlinks=False):
             try:
                 os.setxattr(dp, n, os.getxattr(sp, n, follow_symlinks=False),
                             follow_symlinks=False)
             except OSError:
                 pass
-        if root:
-            os.chown(dp, st.st_uid, st.st_gid, follow_symlinks=False)
         if not islnk:
             os.chmod(dp, stat.S_IMODE(st.st_mode))
         if not stat.S_ISDIR(st.st_mode):
@@ -66,7 +77,7 @@ def main():
             return
         if stat.S_ISDIR(m):
             os.mkdir(dp, 0o700)
-            for n in sorted(os.listdir(sp), reverse=True):
+            for n in order(os.listdir(sp)):
                 copy(os.path.join(sp, n), os.path.join(dp, n))
             dirs.append((sp, dp, st))
         elif stat.S_ISREG(m):
@@ -83,7 +94,7 @@ def main():
             meta(sp, dp, st)
             seen[key] = dp
 
-    for n in sorted(os.listdir(src), reverse=True):
+    for n in order(os.listdir(src)):
         copy(os.path.join(src, n), os.path.join(dst, n))
     st = os.lstat(src)
     dirs.append((src, dst, st))

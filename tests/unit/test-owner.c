@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "cli.h"
 #include "image.h"
 #include "owner.h"
 #include "td.h"
@@ -169,6 +170,55 @@ static void test_idmap_bad(void **state)
         assert_string_equal(last_msg, "--gid-map: empty (expected FROM:TO[,FROM:TO...], e.g. 1000:0)");
 }
 
+/* ---- the shared option parser (cli.h), implemented in owner.c ---- */
+static void test_cli_option(void **state)
+{
+        struct td_image_opts o = { 0 };
+        struct td_id_map *first;
+
+        assert_int_equal(td_cli_parse_owner_option('o', "0:5", &o), 1);
+        assert_true(o.owner_set);
+        assert_int_equal(o.owner_uid, 0);
+        assert_int_equal(o.owner_gid, 5);
+        assert_int_equal(td_cli_parse_owner_option('o', "7:8", &o), 1); /* the last one wins */
+        assert_int_equal(o.owner_uid, 7);
+        assert_int_equal(o.owner_gid, 8);
+
+        assert_int_equal(td_cli_parse_owner_option('u', "1000:0,1001:1", &o), 1);
+        assert_int_equal(o.n_uid_map, 2);
+        first = o.uid_map;
+        /* repeated: appended */
+        assert_int_equal(td_cli_parse_owner_option('u', "1002:2", &o), 1);
+        free(first);
+        assert_int_equal(o.n_uid_map, 3);
+        assert_int_equal(o.uid_map[0].from, 1000);
+        assert_int_equal(o.uid_map[1].to, 1);
+        assert_int_equal(o.uid_map[2].from, 1002);
+        assert_int_equal(o.uid_map[2].to, 2);
+        assert_int_equal(o.n_gid_map, 0);
+
+        n_msgs = 0;
+        first = o.uid_map;
+        assert_int_equal(td_cli_parse_owner_option('u', "5:5,1001:3", &o), -EINVAL);
+        assert_string_equal(last_msg, "--uid-map '5:5,1001:3': id 1001 is already mapped by an earlier --uid-map");
+        assert_int_equal(o.n_uid_map, 3);
+        assert_ptr_equal(o.uid_map, first); /* unchanged on failure */
+
+        assert_int_equal(td_cli_parse_owner_option('g', "100:0", &o), 1);
+        assert_int_equal(o.n_gid_map, 1);
+        assert_int_equal(o.gid_map[0].from, 100);
+
+        assert_int_equal(td_cli_parse_owner_option('g', "100", &o), -EINVAL);
+        assert_string_equal(last_msg, "--gid-map '100': '100' is not FROM:TO");
+        assert_int_equal(o.n_gid_map, 1);
+        assert_int_equal(td_cli_parse_owner_option('o', "x", &o), -EINVAL);
+        assert_string_equal(last_msg, "--owner 'x': expected UID:GID (e.g. 0:0)");
+        assert_int_equal(o.owner_uid, 7);
+        assert_int_equal(o.owner_gid, 8);
+        free(o.uid_map);
+        free(o.gid_map);
+}
+
 /* ---- apply ---- */
 static struct td_node *add(struct td_node *parent, const char *name, mode_t mode, uint32_t uid, uint32_t gid)
 {
@@ -304,6 +354,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_owner_bad, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_idmap_ok, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_idmap_bad, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_cli_option, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_apply_owner, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_apply_maps, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_apply_owner_then_maps, setup, teardown),

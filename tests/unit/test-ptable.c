@@ -403,7 +403,7 @@ static void check_sfdisk(const char *path, const char *label, const char *id,
         const char *parts, *p, *end;
 
         if (!sfdisk)
-                skip();
+                return; /* main() exits 77 and says why */
 
         assert_int_equal(run(argv_verify, &out, &err), 0);
         if (err[0] || !strstr(out, "No errors detected"))

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/* treedisk: the FUSE daemon's shared state (fuse/main.c sets it up,
+ * fuse/ops.c serves it). */
+#pragma once
+
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "image.h"
+#include "overlay.h"
+
+/* Inodes.  Directory mode: the root lists disk.img and part1.img.  File mode
+ * (MOUNTPOINT is a regular file): the root itself is the disk. */
+#define TDFS_INO_ROOT 1
+#define TDFS_INO_DISK 2
+#define TDFS_INO_PART 3
+
+struct tdfs {
+        struct td_image *img;        /* immutable after the build */
+        struct td_overlay *ov;       /* always set: memory or --overlay FILE */
+        struct fuse_session *se;
+        uint64_t disk_bytes;
+        uint64_t part_offset, part_bytes;
+        bool file_mode;              /* the mountpoint is the disk image */
+        bool ro;
+        bool debug;                  /* log each request */
+        uid_t uid;
+        gid_t gid;
+        struct timespec time;        /* of every inode: the mount's start */
+};
+
+extern const struct fuse_lowlevel_ops tdfs_ops;
+
+/* Largest read and write request: conn->max_read / max_write / max_readahead
+ * and -o max_read. */
+#define TDFS_MAX_IO (1u << 20)
