@@ -9,6 +9,7 @@
 #include <time.h>
 #include <uuid/uuid.h>
 
+#include "boot_grub.h"
 #include "devtable.h"
 #include "ext4/ext4.h"
 #include "image.h"
@@ -34,6 +35,9 @@ struct td_image {
         struct td_ptable pt;
         struct td_regions regions;
         struct td_image_info info;
+        uint8_t uuid[16];
+        struct td_grub *grub;
+        uint8_t *core_img;  /* GRUB's core.img as placed, owned */
 };
 
 void td_image_opts_init(struct td_image_opts *o)
@@ -104,22 +108,16 @@ static int build_fs(struct td_image *img)
         struct td_ext4_params p = { .fs = o->fs, .label = o->label, .clamp = o->source_date_epoch,
                                    .source_name = o->source };
         struct td_ext4_need need;
-        uint64_t headroom = 0;
+        uint64_t headroom = 0, min_blocks, min_inodes;
         int r;
 
         p.now = o->source_date_epoch >= 0 ? o->source_date_epoch : (int64_t)time(NULL);
-        if (o->uuid) {
-                if (uuid_parse(o->uuid, p.uuid) < 0)
-                        return td_log_error(-EINVAL, "--uuid '%s': not a UUID (like 0a1b2c3d-...-...)", o->uuid);
-        } else {
-                make_id(o, "filesystem-uuid", p.uuid, true);
-        }
+        memcpy(p.uuid, img->uuid, 16);
         make_id(o, "hash-seed", p.hash_seed, true);
 
         td_ext4_need(&img->tree, o->fs, &need);
         img->info.n_files = need.files;
         {
-                uint64_t min_blocks, min_inodes;
                 struct td_layout l;
 
                 td_ext4_size(&need, o->fs, 0, &min_blocks, &min_inodes);
@@ -145,7 +143,9 @@ static int build_fs(struct td_image *img)
                         return too_small(o, &need);
                 p.fs_blocks = img->layout.part_bytes / TD_EXT4_BLOCK_SIZE;
                 p.inodes = td_ext4_inodes_for(&need, p.fs_blocks);
-                if (!p.inodes)
+                /* Below the estimate is refused even where it might just fit:
+                 * the size we name as needed is the size we accept. */
+                if (!p.inodes || p.fs_blocks < min_blocks)
                         return too_small(o, &need);
                 break;
         }
@@ -169,10 +169,7 @@ static int build_fs(struct td_image *img)
                 /* The estimate fell short: grow by a quarter and retry. */
                 need.blocks += need.blocks / 4 + 1024;
         }
-        if (r < 0)
-                return r;
-        uuid_unparse_lower(p.uuid, img->info.fs_uuid);
-        return 0;
+        return r;
 }
 
 static int build_disk(struct td_image *img)
@@ -193,6 +190,20 @@ static int build_disk(struct td_image *img)
         r = td_ptable_make(&po, &img->pt);
         if (r < 0)
                 return r;
+        if (img->grub) {
+                size_t core_len;
+                uint64_t core_off;
+
+                if (img->pt.n_chunks == 0 || img->pt.chunks[0].off != 0)
+                        return td_log_error(-EUCLEAN, "internal error: no sector 0 from the partition table");
+                r = td_grub_place(img->grub, &img->layout, img->pt.chunks[0].data, &img->core_img,
+                                  &core_len, &core_off);
+                if (r < 0)
+                        return r;
+                td_regions_add(&img->regions, &(struct td_region){
+                        .start = core_off, .len = core_len, .type = TD_REGION_MEM, .mem = img->core_img });
+                img->info.meta_bytes += core_len;
+        }
 
         for (size_t i = 0; i < img->pt.n_chunks; i++) {
                 const struct td_ptable_chunk *c = &img->pt.chunks[i];
@@ -242,6 +253,21 @@ int td_image_build(const struct td_image_opts *opts, struct td_image **ret)
         int r;
 
         img->opts = *opts;
+        if (opts->uuid) {
+                if (uuid_parse(opts->uuid, img->uuid) < 0) {
+                        r = td_log_error(-EINVAL, "--uuid '%s': not a UUID (like 0a1b2c3d-...-...)", opts->uuid);
+                        goto fail;
+                }
+        } else {
+                make_id(opts, "filesystem-uuid", img->uuid, true);
+        }
+        uuid_unparse_lower(img->uuid, img->info.fs_uuid);
+        if (opts->grub) {
+                /* Before the scan: a missing GRUB fails fast. */
+                r = td_grub_prepare(opts, opts->table, &img->grub);
+                if (r < 0)
+                        goto fail;
+        }
         r = td_source_open(opts->source, &scan, &img->src, &img->tree);
         if (r < 0)
                 goto fail;
@@ -249,6 +275,16 @@ int td_image_build(const struct td_image_opts *opts, struct td_image **ret)
         td_owner_apply(&img->tree, opts);
         if (opts->devtable) {
                 r = td_devtable_apply(&img->tree, opts->devtable, opts->source_date_epoch);
+                if (r < 0)
+                        goto fail;
+        }
+        if (img->grub) {
+                r = td_grub_add_files(img->grub, &img->tree, img->info.fs_uuid, opts->cmdline);
+                if (r < 0)
+                        goto fail;
+        }
+        if (opts->fstab) {
+                r = td_grub_add_fstab(&img->tree, opts, img->info.fs_uuid);
                 if (r < 0)
                         goto fail;
         }
@@ -287,6 +323,8 @@ void td_image_free(struct td_image *img)
         td_ext4_done(&img->fs);
         td_tree_done(&img->tree);
         td_source_free(img->src);
+        td_grub_free(img->grub);
+        free(img->core_img);
         free(img);
 }
 

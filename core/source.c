@@ -60,6 +60,10 @@ int td_source_open(const char *path, const struct td_scan_opts *opts,
         }
         if (S_ISDIR(st.st_mode))
                 return td_source_dir_open(path, opts, ret, tree);
+        if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+                return td_log_error(-EINVAL, "'%s': not a directory or a squashfs image (it is a %s)",
+                                    path, S_ISCHR(st.st_mode) ? "character device" :
+                                    S_ISFIFO(st.st_mode) ? "fifo" : S_ISSOCK(st.st_mode) ? "socket" : "special file");
 
         r = probe_type(path, &type);
         if (r < 0)

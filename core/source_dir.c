@@ -5,7 +5,7 @@
  * directory read completely (readdir on a dup of its fd) before descending.
  * Every lookup is openat()/fstatat() relative to the parent's fd with
  * O_NOFOLLOW and AT_SYMLINK_NOFOLLOW: symlinks are recorded, never followed,
- * and the process never chdir()s.  Only the first KEEP_DIR_FDS ancestors keep
+ * and the process never chdir()s.  Only the first keep_fds (<= 64) ancestors keep
  * their fd open while a subdirectory is scanned; a deeper ancestor is reopened
  * from the nearest open one (checking its inode) when it has another
  * subdirectory to visit, so a 3000-level tree needs a few dozen fds.
@@ -28,7 +28,7 @@
 #include "source.h"
 #include "td.h"
 
-#define KEEP_DIR_FDS 64
+#define KEEP_DIR_FDS_MAX 64
 #define RANGE_ALIGN 4096u
 #define NAME_MAX_EXT4 255
 
@@ -306,6 +306,7 @@ struct scan {
         size_t path_len, path_cap;
         struct link_map links;
         uid_t euid;
+        size_t keep_fds; /* ancestors deeper than this close their fd */
 };
 
 static const char *dir_path(struct scan *s)
@@ -760,17 +761,18 @@ static int reopen_top(struct scan *s)
                 struct frame *f = &s->frames[k];
                 struct stat st;
                 int fd = openat(cur, f->node->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                int err = fd < 0 ? -errno : 0;
 
                 if (fd >= 0 && (fstat(fd, &st) < 0 || (uint64_t)st.st_dev != f->dev ||
                                 (uint64_t)st.st_ino != f->ino)) {
                         close(fd);
                         fd = -1;
-                        errno = ESTALE;
+                        err = -ESTALE;
                 }
                 if (cur != s->frames[j].fd)
                         close(cur);
                 if (fd < 0)
-                        return td_log_errno(-EIO, "'%s': changed while being scanned (run again)",
+                        return td_log_errno(err, "'%s': changed while being scanned (run again)",
                                             dir_path(s));
                 cur = fd;
         }
@@ -832,7 +834,7 @@ static int scan_tree(struct scan *s)
                         s->tree->n_nodes--;
                         continue;
                 }
-                if (top >= KEEP_DIR_FDS && f->fd >= 0) {
+                if (top >= s->keep_fds && f->fd >= 0) {
                         close(f->fd);
                         f->fd = -1;
                 }
@@ -874,7 +876,12 @@ int td_source_dir_open(const char *path, const struct td_scan_opts *opts,
 {
         static const struct td_scan_opts default_opts;
         struct dir_source *src;
-        struct scan s = { .opts = opts ? opts : &default_opts, .tree = tree, .euid = geteuid() };
+        struct scan s = {
+                .opts = opts ? opts : &default_opts,
+                .tree = tree,
+                .euid = geteuid(),
+                .keep_fds = TD_MIN(KEEP_DIR_FDS_MAX, td_fdcache_default_max() / 2),
+        };
         struct td_node *root;
         struct stat st;
         size_t plen;

@@ -488,7 +488,10 @@ static int read_dir(struct scan *sc, sqfs_inode *inode, const char *path, struct
                 size_t len = sqfs_dentry_name_size(&e);
                 const char *name = sqfs_dentry_name(&e);
 
-                if (dir.offset > dir.total || (uint64_t)dir.cur.block >= sc->dir_end) {
+                /* The cursor may rest at the start of the block after the
+                 * last one (the end of the table) once a block is used up. */
+                if (dir.offset > dir.total || (uint64_t)dir.cur.block > sc->dir_end ||
+                    ((uint64_t)dir.cur.block == sc->dir_end && dir.cur.offset > 0)) {
                         r = corrupt(sc, "'%s': directory overruns its size", path);
                         goto fail;
                 }

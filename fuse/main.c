@@ -1,0 +1,344 @@
+/* SPDX-License-Identifier: MIT */
+/* treedisk: FUSE daemon.  treedisk [OPTIONS] SOURCE MOUNTPOINT
+ *
+ * Order of things: parse, build the image (errors exit non-zero, nothing is
+ * mounted), open the overlay (a foreign one is refused before mounting),
+ * mount, daemonize (the parent returns once the mount exists, so a script
+ * may use the files at once), serve with a multithreaded loop, unmount on
+ * SIGTERM/SIGINT/SIGHUP or fusermount3 -u, commit the overlay. */
+#include "treedisk.h"
+
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+
+#include "cli.h"
+#include "td.h"
+
+enum {
+        OPT_OVERLAY = 0x100,
+};
+
+static bool arg_foreground;
+static bool arg_debug;
+static bool arg_ro;
+static const char *arg_overlay;
+static const char *arg_source;
+static const char *arg_mountpoint;
+static char *arg_fuse_opts;          /* -o words passed on to FUSE, comma-separated */
+
+static void help(void) {
+        printf("Usage: %s [OPTIONS] SOURCE MOUNTPOINT\n"
+               "Show the directory tree (or squashfs image) SOURCE as a disk image:\n"
+               "MOUNTPOINT/disk.img is the whole disk, MOUNTPOINT/part1.img its\n"
+               "filesystem. If MOUNTPOINT is a regular file, it becomes the disk.\n"
+               "Writes go to a copy-on-write overlay; SOURCE is never written.\n"
+               "\n"
+               "Daemon options:\n"
+               "  -f, --foreground         stay in the foreground, log to stderr\n"
+               "  -d, --debug              log each request (implies -f)\n"
+               "  -o OPT[,OPT...]          mount options: ro, allow_other, others go to FUSE\n"
+               "  --overlay FILE           keep writes in FILE (reused by a later mount of\n"
+               "                           the same image; needs --seed); default: memory\n"
+               "  -h, --help               this help\n"
+               "  -V, --version            the version\n"
+               "\n"
+               "Image options (as treedisk-build):\n"
+               "%s"
+               "\n"
+               "Unmount with: fusermount3 -u MOUNTPOINT (or SIGTERM).\n",
+               TD_PROG, td_cli_image_help);
+}
+
+static void add_fuse_opt(const char *o) {
+        char *n = arg_fuse_opts ? td_asprintf("%s,%s", arg_fuse_opts, o) : td_strdup(o);
+        free(arg_fuse_opts);
+        arg_fuse_opts = n;
+}
+
+/* -o a,b,c: ours are taken, the rest kept for FUSE.  Returns 0 or -EINVAL. */
+static int parse_o(const char *list) {
+        _cleanup_free_ char *copy = td_strdup(list);
+        char *save = NULL;
+
+        for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+                if (strcmp(w, "ro") == 0)
+                        arg_ro = true;
+                else if (strcmp(w, "rw") == 0)
+                        arg_ro = false;
+                else if (strcmp(w, "debug") == 0)
+                        arg_debug = true;
+                else if (strncmp(w, "max_read=", 9) == 0 || strncmp(w, "max_write=", 10) == 0)
+                        td_warn("-o %s ignored: requests are up to %u bytes", w, TDFS_MAX_IO);
+                else if (strcmp(w, "direct_io") == 0 || strcmp(w, "writeback_cache") == 0)
+                        return td_log_error(-EINVAL, "-o %s is not supported", w);
+                else
+                        add_fuse_opt(w);
+        }
+        return 0;
+}
+
+static int parse_argv(int argc, char **argv, struct td_image_opts *opts) {
+        static const struct option own[] = {
+                {"help", no_argument, NULL, 'h'},
+                {"version", no_argument, NULL, 'V'},
+                {"foreground", no_argument, NULL, 'f'},
+                {"debug", no_argument, NULL, 'd'},
+                {"overlay", required_argument, NULL, OPT_OVERLAY},
+                {0},
+        };
+        _cleanup_free_ struct option *options = td_cli_merge_options(own);
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, "hVfdo:", options, NULL)) >= 0) {
+                switch (c) {
+                case 'h':
+                        help();
+                        return 0;
+                case 'V':
+                        printf("%s %s (libfuse %s)\n", TD_PROG, TD_VERSION, fuse_pkgversion());
+                        return 0;
+                case 'f':
+                        arg_foreground = true;
+                        break;
+                case 'd':
+                        arg_debug = true;
+                        break;
+                case 'o':
+                        r = parse_o(optarg);
+                        if (r < 0)
+                                return r;
+                        break;
+                case OPT_OVERLAY:
+                        arg_overlay = optarg;
+                        break;
+                case '?':
+                        return -EINVAL;     /* getopt said what */
+                default:
+                        r = td_cli_parse_image_option(c, optarg, opts);
+                        if (r < 0)
+                                return r;
+                        if (r == 0)
+                                return td_log_error(-EINVAL, "unhandled option");
+                }
+        }
+        if (argc - optind != 2) {
+                td_err("need SOURCE and MOUNTPOINT (see --help)");
+                return -EINVAL;
+        }
+        arg_source = argv[optind];
+        arg_mountpoint = argv[optind + 1];
+        if (arg_debug)
+                arg_foreground = true;
+        return 1;
+}
+
+static void syslog_sink(enum td_log_level level, const char *msg) {
+        syslog((int)level, "%s", msg);
+}
+
+/* What the overlay file records about the image it belongs to.
+ *
+ * TODO(core): td_image_identity() would be better (region table and metadata
+ * digest); until then: the geometry, the ids, and the MBR and superblock with
+ * the build-time fields masked, so a rebuild with the same --seed matches even
+ * without SOURCE_DATE_EPOCH. */
+static int image_identity(struct td_image *img, struct td_overlay_params *p, char *desc, size_t desc_len) {
+        struct td_image_info info;
+        struct td_sha256 s;
+        uint8_t mbr[512], sb[1024];
+        char sz[32];
+        int r;
+
+        td_image_get_info(img, &info);
+        td_sha256_init(&s);
+        td_sha256_update(&s, "treedisk-overlay-identity-1", 27);
+#define ADD(x) do { uint64_t v_ = (uint64_t)(x); td_sha256_update(&s, &v_, sizeof(v_)); } while (0)
+        ADD(info.disk_bytes);
+        ADD(info.part_offset);
+        ADD(info.part_bytes);
+        ADD(info.fs_block_size);
+        ADD(info.fs_blocks);
+        ADD(info.inodes);
+        ADD(info.disk_id);
+#undef ADD
+        td_sha256_update(&s, info.fs_uuid, strnlen(info.fs_uuid, sizeof(info.fs_uuid)));
+
+        r = td_image_pread(img, mbr, sizeof(mbr), 0);
+        if (r < 0)
+                return r;
+        td_sha256_update(&s, mbr, sizeof(mbr));
+        if (info.part_bytes >= 2048) {
+                r = td_image_pread(img, sb, sizeof(sb), info.part_offset + 1024);
+                if (r < 0)
+                        return r;
+                /* ext2/3/4 superblock fields a rebuild changes without a seed
+                 * being different: times, mount count, checksum. */
+                static const struct { unsigned off, len; } mask[] = {
+                        {0x2C, 8}, {0x34, 2}, {0x40, 4}, {0x108, 4}, {0x178, 8},
+                        {0x274, 4}, {0x3FC, 4},
+                };
+                for (size_t i = 0; i < TD_ARRAY_SIZE(mask); i++)
+                        memset(sb + mask[i].off, 0, mask[i].len);
+                td_sha256_update(&s, sb, sizeof(sb));
+        }
+        td_sha256_final(&s, p->id);
+        snprintf(desc, desc_len, "disk %s, partition at %" PRIu64 ", filesystem UUID %s",
+                 td_format_size(info.disk_bytes, sz, sizeof(sz)), info.part_offset, info.fs_uuid);
+        return 0;
+}
+
+static int base_pread(void *ctx, void *buf, size_t len, uint64_t off) {
+        return td_image_pread(ctx, buf, len, off);
+}
+
+int main(int argc, char **argv) {
+        struct td_image_opts opts;
+        struct tdfs fs = {0};
+        struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+        struct fuse_loop_config *loop = NULL;
+        _cleanup_free_ char *source = NULL, *mountpoint = NULL, *fuse_o = NULL;
+        struct stat st;
+        bool mounted = false, handlers = false;
+        int r, ret = 1;
+
+        td_image_opts_init(&opts);
+        r = parse_argv(argc, argv, &opts);
+        if (r <= 0)
+                return r < 0 ? 2 : 0;
+        if (td_cli_parse_env(&opts) < 0)
+                return 2;
+        if (arg_debug)
+                td_log_set_max_level(TD_LOG_DEBUG);
+
+        /* Absolute paths: the daemon's cwd becomes "/". */
+        source = realpath(arg_source, NULL);
+        if (!source) {
+                td_log_errno(-errno, "'%s'", arg_source);
+                return 1;
+        }
+        opts.source = source;
+        mountpoint = realpath(arg_mountpoint, NULL);
+        if (!mountpoint || stat(mountpoint, &st) < 0) {
+                td_log_errno(-errno, "mountpoint '%s'", arg_mountpoint);
+                return 1;
+        }
+        if (S_ISREG(st.st_mode))
+                fs.file_mode = true;
+        else if (!S_ISDIR(st.st_mode)) {
+                td_err("mountpoint '%s' is neither a directory nor a regular file", arg_mountpoint);
+                return 1;
+        }
+
+        r = td_image_build(&opts, &fs.img);
+        if (r < 0)
+                goto out;
+        fs.disk_bytes = td_image_size(fs.img);
+        fs.part_offset = td_image_part_offset(fs.img);
+        fs.part_bytes = td_image_part_size(fs.img);
+        fs.ro = arg_ro;
+        fs.debug = arg_debug;
+        fs.uid = getuid();
+        fs.gid = getgid();
+        clock_gettime(CLOCK_REALTIME, &fs.time);
+
+        struct td_overlay_params op = {
+                .size_bytes = fs.disk_bytes,
+                .base_pread = base_pread,
+                .base_ctx = fs.img,
+        };
+        char desc[TD_OVERLAY_DESC_MAX];
+        if (arg_overlay) {
+                r = image_identity(fs.img, &op, desc, sizeof(desc));
+                if (r < 0) {
+                        td_log_errno(r, "cannot read the image to identify it for the overlay");
+                        goto out;
+                }
+                op.desc = desc;
+                if (!opts.seed && !opts.uuid)
+                        td_warn("--overlay without --seed: the image gets random ids, so a later "
+                                "mount cannot reuse '%s' (give --seed)", arg_overlay);
+        }
+        r = td_overlay_open(arg_overlay, &op, &fs.ov);
+        if (r < 0)
+                goto out;
+
+        /* FUSE's arguments: argv[0] and -o. */
+        fuse_o = td_asprintf("max_read=%u,default_permissions,fsname=treedisk,subtype=treedisk%s%s%s",
+                             TDFS_MAX_IO, arg_ro ? ",ro" : "", arg_fuse_opts ? "," : "",
+                             arg_fuse_opts ? arg_fuse_opts : "");
+        if (fuse_opt_add_arg(&args, argv[0]) < 0 || fuse_opt_add_arg(&args, "-o") < 0 ||
+            fuse_opt_add_arg(&args, fuse_o) < 0) {
+                td_err("out of memory");
+                goto out;
+        }
+        fs.se = fuse_session_new(&args, &tdfs_ops, sizeof(tdfs_ops), &fs);
+        if (!fs.se) {
+                td_err("cannot start FUSE (bad -o option?)");
+                goto out;
+        }
+        if (fuse_set_signal_handlers(fs.se) < 0) {
+                td_err("cannot set signal handlers");
+                goto out;
+        }
+        handlers = true;
+        if (fuse_session_mount(fs.se, mountpoint) < 0) {
+                td_err("cannot mount on '%s' (is /dev/fuse usable, fusermount3 installed? "
+                       "allow_other needs user_allow_other in /etc/fuse.conf)", arg_mountpoint);
+                goto out;
+        }
+        mounted = true;
+        {
+                char sz[32];
+                td_info("%s: %s disk ready on %s%s", source,
+                        td_format_size(fs.disk_bytes, sz, sizeof(sz)), mountpoint,
+                        fs.ro ? " (read-only)" : "");
+        }
+
+        /* The parent exits only now: the mount exists, requests queue until
+         * the loop below starts. */
+        if (fuse_daemonize(arg_foreground) < 0) {
+                td_err("cannot go to the background");
+                goto out;
+        }
+        if (!arg_foreground) {
+                openlog(TD_PROG, LOG_PID, LOG_DAEMON);
+                td_log_set_sink(syslog_sink);
+        }
+
+        loop = fuse_loop_cfg_create();
+        if (!loop) {
+                td_err("out of memory");
+                goto out;
+        }
+        fuse_loop_cfg_set_clone_fd(loop, 1);
+        fuse_loop_cfg_set_max_threads(loop, 16);
+        r = fuse_session_loop_mt(fs.se, loop);
+        /* > 0: the signal that ended it: a clean exit. */
+        ret = r < 0 ? 1 : 0;
+        if (r < 0)
+                td_log_errno(r, "FUSE session ended");
+
+out:
+        if (fs.se) {
+                if (handlers)
+                        fuse_remove_signal_handlers(fs.se);
+                if (mounted)
+                        fuse_session_unmount(fs.se);
+                fuse_session_destroy(fs.se);
+        }
+        if (fs.ov && td_overlay_sync(fs.ov) < 0)
+                ret = 1;
+        if (loop)
+                fuse_loop_cfg_destroy(loop);
+        fuse_opt_free_args(&args);
+        td_overlay_free(fs.ov);
+        td_image_free(fs.img);
+        free(arg_fuse_opts);
+        return ret;
+}

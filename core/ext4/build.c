@@ -287,7 +287,9 @@ static void inode_init(struct builder *b, struct td_node *n, struct ext2_inode_l
         in->osd2.linux2.l_i_gid_high = (__u16)(n->gid >> 16);
         in->i_links_count = (__u16)n->nlink;
         in->i_extra_isize = sizeof(struct ext2_inode_large) - EXT2_GOOD_OLD_INODE_SIZE;
-        set_time(p, &in->i_atime, &in->i_atime_extra, n->atime);
+        /* atime is volatile: scanning the source updates it on symlinks
+         * (readlink) whatever we do.  A reproducible build takes mtime. */
+        set_time(p, &in->i_atime, &in->i_atime_extra, p->clamp >= 0 ? n->mtime : n->atime);
         set_time(p, &in->i_mtime, &in->i_mtime_extra, n->mtime);
         set_time(p, &in->i_ctime, &in->i_ctime_extra, n->ctime);
         set_time(p, &in->i_crtime, &in->i_crtime_extra, n->ctime);

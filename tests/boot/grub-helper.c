@@ -114,7 +114,7 @@ int main(int argc, char **argv)
         struct td_layout l;
         struct td_grub *g = NULL;
 
-        td_log_set_max_level(TD_LOG_DEBUG);
+        td_log_set_max_level(TD_LOG_WARNING);
         if (argc < 4 || parse_table(argv[2], &table) < 0) {
                 fprintf(stderr, "usage: see the comment at the top of tests/boot/grub-helper.c\n");
                 return 2;

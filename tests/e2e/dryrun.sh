@@ -54,7 +54,7 @@ log "regular files with data (distinct inodes): $nreg, files: $(dry files)"
 
 # reads no file data: every read/pread of a descriptor open on a source file
 if command -v strace >/dev/null; then
-        strace -f -qq -y -e trace=read,pread64,readv,preadv,preadv2,sendfile,copy_file_range,splice,mmap \
+        ASAN_OPTIONS=detect_leaks=0 strace -f -qq -y -e trace=read,pread64,readv,preadv,preadv2,sendfile,copy_file_range,splice,mmap \
                 -o "$T/strace" "$TREEDISK_BUILD" --dry-run "$T/src" >/dev/null 2>&1 ||
                 bad "--dry-run under strace failed"
         if grep -F "<$T/src/" "$T/strace" | grep -Ev '^[0-9]+ +mmap\(NULL, [0-9]+, PROT_READ, MAP_PRIVATE, -1' |

@@ -30,8 +30,9 @@ fsck_ok "$O/auto.img"
 # +N: N bytes more of free space, still sparse
 td_build_as_user --size +1G "$T/src" -o "$O/plus.img" || fail "--size +1G"
 p=$(stat -c %s "$O/plus.img")
-[ "$p" -ge $((auto + (1 << 30) - (1 << 20))) ] || bad "--size +1G: $p bytes, auto was $auto"
-[ "$p" -le $((auto + (1 << 30) + (64 << 20))) ] || bad "--size +1G: $p bytes, much more than auto $auto + 1 GiB"
+# like virt-make-fs --size=+N: what the tree needs, plus N of free space
+[ "$p" -ge $((need + (1 << 30) - (1 << 20))) ] || bad "--size +1G: $p bytes, needed is $need"
+[ "$p" -le $((need + (1 << 30) + (64 << 20))) ] || bad "--size +1G: $p bytes, much more than needed $need + 1 GiB"
 fsck_ok "$O/plus.img"
 a1=$(stat -c %b "$O/auto.img") a2=$(stat -c %b "$O/plus.img")
 [ $((a2 * 512)) -le $((a1 * 512 + (16 << 20))) ] ||

@@ -12,11 +12,15 @@ make_fixture allkinds "$T/src"
 chmod -R a+rX "$T/src" 2>/dev/null || true
 user_dir "$T/out"
 export SOURCE_DATE_EPOCH=1700000000
+freeze_atimes "$T/src"
 rc=0
+freeze_atimes "$T/src"
 td_build_as_user --seed s "$T/src" -o "$T/out/file.img" || fail "build to a file"
 want=$(sha256sum <"$T/out/file.img" | cut -d' ' -f1)
+freeze_atimes "$T/src"
 got=$(as_user "$TREEDISK_BUILD" --seed s "$T/src" -o - 2>"$T/build.err" | sha256sum | cut -d' ' -f1)
 [ "$got" = "$want" ] || { log "-o - into a pipe: $got, -o FILE: $want"; cat "$T/build.err" >&2; rc=1; }
+freeze_atimes "$T/src"
 as_user sh -c '"$0" --seed s "$1" -o - >"$2"' "$TREEDISK_BUILD" "$T/src" "$T/out/redirect.img" || fail "-o - >FILE"
 got=$(sha256sum <"$T/out/redirect.img" | cut -d' ' -f1)
 [ "$got" = "$want" ] || { log "-o - redirected to a file differs"; rc=1; }
@@ -27,6 +31,7 @@ log "image $size bytes, $alloc allocated"
 # an existing OUT, larger, all 0xff
 as_user sh -c 'head -c $((64 << 20)) /dev/zero | tr "\0" "\377" >"$0"; truncate -s $(($1 + (512 << 20))) "$0"' \
         "$T/out/old.img" "$size"
+freeze_atimes "$T/src"
 td_build_as_user --seed s "$T/src" -o "$T/out/old.img" || fail "build over an existing file"
 [ "$(stat -c %s "$T/out/old.img")" = "$size" ] || { log "existing OUT: size $(stat -c %s "$T/out/old.img"), want $size"; rc=1; }
 if ! cmp "$T/out/old.img" "$T/out/file.img" >&2; then

@@ -13,6 +13,7 @@
 #   part_offset IMG / part_bytes IMG   partition 1 from `sfdisk --json`
 #   check_image IMG SRC [--fs T] [--label L] [--uuid U] [--no-mount] ...
 #   sha256_tree DIR          digest of a tree's entries, metadata and contents
+#   freeze_atimes DIR        set every atime to one value (before byte-for-byte comparisons)
 #
 # Environment (set by tests/meson.build): TREEDISK_BUILD, TREEDISK,
 # TD_SOURCE_DIR, TD_BUILD_DIR.  Run by hand: TD_SOURCE_DIR defaults to the
@@ -123,6 +124,14 @@ make_fixture() {
 }
 
 sha256_tree() { "$PYTHON" "$TD_LIB/treecmp.py" --digest "$1"; }
+
+# freeze_atimes DIR: every entry's atime set to one value.  The builder's own
+# reads (readlink of a symlink, at least) move source atimes under relatime,
+# and the image records atimes: tests comparing two builds byte for byte
+# reset them first, so that they test what they name.
+freeze_atimes() {
+        find "$1" -depth -exec touch -h -a -d @1600000000 {} + 2>/dev/null || true
+}
 
 # sfdisk --json of IMG, one field of partition 1 (start, size, type, bootable),
 # or of the table (label, id)
