@@ -288,6 +288,7 @@ int td_image_build(const struct td_image_opts *opts, struct td_image **ret)
                 if (r < 0)
                         goto fail;
         }
+        td_tree_sort(&img->tree);
         r = build_fs(img);
         if (r < 0)
                 goto fail;
