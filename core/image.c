@@ -216,7 +216,7 @@ static int build_disk(struct td_image *img)
                         .start = img->layout.part_offset + img->fs.meta_idx[i] * TD_EXT4_BLOCK_SIZE,
                         .len = TD_EXT4_BLOCK_SIZE,
                         .type = TD_REGION_MEM,
-                        .mem = img->fs.meta + i * (size_t)TD_EXT4_BLOCK_SIZE });
+                        .mem = img->fs.meta[i] });
         for (size_t i = 0; i < img->fs.n_map; i++) {
                 const struct td_ext4_map *m = &img->fs.map[i];
                 const struct td_node *n = m->node;

@@ -42,7 +42,8 @@ int td_regions_finish(struct td_regions *t, uint64_t size)
         size_t n = 0, cap = 0;
         uint64_t pos = 0;
 
-        qsort(t->r, t->n, sizeof(*t->r), cmp_region);
+        if (t->n)
+                qsort(t->r, t->n, sizeof(*t->r), cmp_region);
         for (size_t i = 0; i <= t->n; i++) {
                 const struct td_region *r = i < t->n ? &t->r[i] : NULL;
                 uint64_t start = r ? r->start : size;

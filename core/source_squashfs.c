@@ -511,7 +511,8 @@ static int read_dir(struct scan *sc, sqfs_inode *inode, const char *path, struct
                 r = corrupt(sc, "'%s': unreadable directory", path);
                 goto fail;
         }
-        qsort(d, n, sizeof(*d), cmp_dentry);
+        if (n > 1)
+                qsort(d, n, sizeof(*d), cmp_dentry);
         for (size_t i = 1; i < n; i++)
                 if (strcmp(d[i - 1].name, d[i].name) == 0) {
                         r = corrupt(sc, "'%s': name '%s' twice in directory", path, d[i].name);

@@ -187,6 +187,11 @@ void td_ext4_size(const struct td_ext4_need *need, enum td_fs_type fs, uint64_t 
 {
         uint64_t blocks = need->blocks + headroom_blocks + 256, inodes;
 
+        /* libext2fs makes no journal below 2048 blocks: journaled
+         * filesystems start at 16 MiB. */
+        if (has_journal(fs))
+                blocks = TD_MAX(blocks, 4096u);
+
         for (int i = 0; i < 64; i++) {
                 uint64_t groups = TD_DIV_ROUND_UP(blocks, BLOCKS_PER_GROUP);
                 uint64_t want;
@@ -868,7 +873,8 @@ int td_ext4_build(struct td_tree *t, const struct td_ext4_params *p, struct td_e
                 goto out;
         }
         td_memstore_export(b.st, &ret->meta_idx, &ret->meta, &ret->n_meta);
-        qsort(b.map, b.n_map, sizeof(*b.map), cmp_map);
+        if (b.n_map)
+                qsort(b.map, b.n_map, sizeof(*b.map), cmp_map);
         ret->map = TAKE_PTR(b.map);
         ret->n_map = b.n_map;
         r = check_disjoint(ret);
@@ -886,6 +892,8 @@ out:
 void td_ext4_done(struct td_ext4 *e)
 {
         free(e->meta_idx);
+        for (size_t i = 0; i < e->n_meta; i++)
+                free(e->meta[i]);
         free(e->meta);
         free(e->map);
         memset(e, 0, sizeof(*e));

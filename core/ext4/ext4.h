@@ -38,7 +38,7 @@ struct td_ext4 {
         uint64_t fs_blocks, blocks_used;
         uint64_t inodes, inodes_used;
         uint64_t *meta_idx;   /* sorted filesystem block numbers of meta */
-        uint8_t *meta;        /* n_meta blocks */
+        uint8_t **meta;       /* n_meta blocks of TD_EXT4_BLOCK_SIZE bytes, owned */
         size_t n_meta;
         struct td_ext4_map *map; /* sorted by fs_blk */
         size_t n_map;

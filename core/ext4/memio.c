@@ -192,33 +192,33 @@ static bool all_zero(const uint8_t *p, size_t n)
         return p[0] == 0 && memcmp(p, p + 1, n - 1) == 0;
 }
 
-void td_memstore_export(struct td_memstore *st, uint64_t **ret_idx, uint8_t **ret_arena, size_t *ret_n)
+void td_memstore_export(struct td_memstore *st, uint64_t **ret_idx, uint8_t ***ret_blocks, size_t *ret_n)
 {
         uint64_t *keys = td_malloc(TD_MAX(st->count, 1) * sizeof(uint64_t));
-        uint8_t *arena;
+        uint8_t **blocks = td_malloc(TD_MAX(st->count, 1) * sizeof(uint8_t *));
         size_t n = 0, m = 0;
 
         for (size_t i = 0; i < st->cap; i++)
                 if (st->slots[i].key)
                         keys[n++] = st->slots[i].key - 1;
-        qsort(keys, n, sizeof(uint64_t), cmp_u64);
-        arena = td_malloc(TD_MAX(n, 1) * (size_t)TD_MEMSTORE_CHUNK);
+        if (n)
+                qsort(keys, n, sizeof(uint64_t), cmp_u64);
         for (size_t i = 0; i < n; i++) {
                 struct slot *s = find(st, keys[i]);
 
-                if (all_zero(s->data, TD_MEMSTORE_CHUNK))
-                        continue;
-                memcpy(arena + m * TD_MEMSTORE_CHUNK, s->data, TD_MEMSTORE_CHUNK);
-                keys[m++] = keys[i];
+                if (all_zero(s->data, TD_MEMSTORE_CHUNK)) {
+                        free(s->data);
+                } else {
+                        blocks[m] = s->data;
+                        keys[m++] = keys[i];
+                }
+                s->data = NULL;
         }
-        for (size_t i = 0; i < st->cap; i++) {
-                free(st->slots[i].data);
+        for (size_t i = 0; i < st->cap; i++)
                 st->slots[i].key = 0;
-                st->slots[i].data = NULL;
-        }
         st->count = 0;
         *ret_idx = keys;
-        *ret_arena = td_realloc(arena, TD_MAX(m, 1) * (size_t)TD_MEMSTORE_CHUNK);
+        *ret_blocks = blocks;
         *ret_n = m;
 }
 

@@ -27,9 +27,10 @@ void td_memstore_zeroout(struct td_memstore *st, uint64_t off, uint64_t len);
 size_t td_memstore_count(const struct td_memstore *st);
 
 /* Moves the stored chunks out, sorted by chunk index, all-zero chunks left
- * out: idx[i] is the chunk index of arena + i * TD_MEMSTORE_CHUNK.  The store
- * is empty afterwards.  Caller frees *idx and *arena. */
-void td_memstore_export(struct td_memstore *st, uint64_t **idx, uint8_t **arena, size_t *n);
+ * out: idx[i] is the chunk index of blocks[i] (TD_MEMSTORE_CHUNK bytes).  No
+ * copy is made, so the peak memory is the store's.  The store is empty
+ * afterwards.  Caller frees *idx, every blocks[i] and *blocks. */
+void td_memstore_export(struct td_memstore *st, uint64_t **idx, uint8_t ***blocks, size_t *n);
 
 /* The io_manager, and the device name that makes it open st. */
 io_manager td_memio_manager(void);

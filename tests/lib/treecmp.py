@@ -312,7 +312,8 @@ def cmp_debugfs(part, src, args):
                 if len(f) < 8:
                     continue
                 name = b"/".join(f[5:-2])
-                if name in (b".", b".."):
+                # inode 0: the empty dirent heading an htree's interior (dx_node) block
+                if name in (b".", b"..") or int(f[1]) == 0:
                     continue
                 rel = name if d == b"." else d + b"/" + name
                 # debugfs 1.47 prints ids over 2^31 as negative numbers

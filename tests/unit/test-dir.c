@@ -669,12 +669,14 @@ static void htree_collision(void **state)
                 h[i] = (struct hidx){ name_hash(&p, name, (uint8_t)strlen(name)), (uint32_t)i };
         }
         qsort(h, n, sizeof(*h), cmp_hidx);
+        /* the colliding pair nearest the middle of the hash space, so that
+         * fillers land on both sides of it */
         for (size_t i = 1; i < n; i++)
-                if (h[i].hash == h[i - 1].hash) {
+                if (h[i].hash == h[i - 1].hash &&
+                    (!a[0] || llabs((long long)h[i].hash - 0x80000000ll) < llabs((long long)hash - 0x80000000ll))) {
                         snprintf(a, sizeof(a), "c%07u", h[i - 1].idx);
                         snprintf(b, sizeof(b), "c%07u", h[i].idx);
                         hash = h[i].hash;
-                        break;
                 }
         free(h);
         if (!a[0]) {
@@ -682,13 +684,13 @@ static void htree_collision(void **state)
                 skip();
         }
 
-        /* Fillers of 200 bytes: add them until a leaf boundary falls between a and b. */
+        /* Fillers of varied lengths: add them until a leaf boundary falls between a and b. */
         {
                 struct names s;
                 bool split = false;
 
-                names_make(&s, 400, 200);
-                for (size_t k = 40; k < 400 && !split; k++) {
+                names_make(&s, 1000, 0);
+                for (size_t k = 40; k < 1000 && !split; k++) {
                         struct td_dir_blocks db;
                         struct dir_shape sh;
                         uint32_t la, lb;
@@ -1001,7 +1003,7 @@ static void check_fs(enum td_fs_type fs, const char *e2fsck)
         assert_true(fd >= 0);
         assert_int_equal(ftruncate(fd, (off_t)(fs_blocks * TD_EXT4_BLOCK_SIZE)), 0);
         for (size_t i = 0; i < e.n_meta; i++)
-                assert_int_equal(pwrite(fd, e.meta + i * TD_EXT4_BLOCK_SIZE, TD_EXT4_BLOCK_SIZE,
+                assert_int_equal(pwrite(fd, e.meta[i], TD_EXT4_BLOCK_SIZE,
                                         (off_t)(e.meta_idx[i] * TD_EXT4_BLOCK_SIZE)),
                                  TD_EXT4_BLOCK_SIZE);
         /* file data, as the image would serve it */

@@ -17,6 +17,13 @@
 
 #define CH TD_MEMSTORE_CHUNK
 
+static void free_blocks(uint8_t **blocks, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                free(blocks[i]);
+        free(blocks);
+}
+
 static bool is_zero(const uint8_t *p, size_t n)
 {
         for (size_t i = 0; i < n; i++)
@@ -38,7 +45,7 @@ static void empty_store(void **state)
         struct td_memstore *st = td_memstore_new();
         uint8_t buf[3 * CH];
         uint64_t *idx;
-        uint8_t *arena;
+        uint8_t **arena;
         size_t n = 99;
 
         assert_int_equal(td_memstore_count(st), 0);
@@ -52,7 +59,7 @@ static void empty_store(void **state)
         td_memstore_export(st, &idx, &arena, &n);
         assert_int_equal(n, 0);
         free(idx);
-        free(arena);
+        free_blocks(arena, n);
         td_memstore_free(st);
         td_memstore_free(NULL);
 }
@@ -186,7 +193,7 @@ static void export_sorted(void **state)
         static const uint64_t chunks[] = { 900, 3, 77, 0, 5000000, 12, 4, 1000, 2, 65 };
         uint64_t sorted[TD_ARRAY_SIZE(chunks)];
         uint64_t *idx;
-        uint8_t *arena, block[CH];
+        uint8_t **arena, block[CH];
         size_t n, m = 0;
 
         for (size_t i = 0; i < TD_ARRAY_SIZE(chunks); i++) {
@@ -217,14 +224,14 @@ static void export_sorted(void **state)
                 assert_int_equal(idx[i], sorted[i]);
                 fill(block, CH, (uint32_t)idx[i] + 1);
                 if (idx[i] == 4) {
-                        assert_true(is_zero(arena + i * CH, CH - 1));
-                        assert_int_equal(arena[i * CH + CH - 1], block[CH - 1]);
+                        assert_true(is_zero(arena[i], CH - 1));
+                        assert_int_equal(arena[i][CH - 1], block[CH - 1]);
                 } else {
-                        assert_memory_equal(arena + i * CH, block, CH);
+                        assert_memory_equal(arena[i], block, CH);
                 }
         }
         free(idx);
-        free(arena);
+        free_blocks(arena, n);
 
         /* the store is empty and usable afterwards */
         td_memstore_read(st, 900 * CH, block, CH);
@@ -234,9 +241,9 @@ static void export_sorted(void **state)
         td_memstore_export(st, &idx, &arena, &n);
         assert_int_equal(n, 1);
         assert_int_equal(idx[0], 1);
-        assert_memory_equal(arena, "abc", 3);
+        assert_memory_equal(arena[0], "abc", 3);
         free(idx);
-        free(arena);
+        free_blocks(arena, n);
         td_memstore_free(st);
 }
 
@@ -302,7 +309,7 @@ static void many_chunks_model(void **state)
         /* export agrees too */
         {
                 uint64_t *idx;
-                uint8_t *arena;
+                uint8_t **arena;
                 size_t n, k = 0;
 
                 td_memstore_export(st, &idx, &arena, &n);
@@ -314,13 +321,13 @@ static void many_chunks_model(void **state)
                                 continue;
                         assert_true(k < n);
                         assert_int_equal(idx[k], c);
-                        memcpy(&tag, arena + k * CH + (c % 1000), sizeof(tag));
+                        memcpy(&tag, arena[k] + (c % 1000), sizeof(tag));
                         assert_int_equal(tag, model[c]);
                         k++;
                 }
                 assert_int_equal(k, n);
                 free(idx);
-                free(arena);
+                free_blocks(arena, n);
         }
 #undef NEXT
         free(model);
