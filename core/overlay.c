@@ -325,8 +325,7 @@ static int overlay_replay(struct td_overlay *ov, const struct td_overlay_params 
         if (le64toh(h->image_bytes) != p->size_bytes || memcmp(h->id, p->id, sizeof(h->id)) != 0)
                 return td_log_error(-EINVAL, "overlay '%s' was made for another image (%s), "
                                     "not this one (%s): mount the same SOURCE with the same "
-                                    "options (and --seed, SOURCE_DATE_EPOCH), or use another "
-                                    "overlay file", ov->path, h->desc[0] ? h->desc : "?",
+                                    "options and --seed, or use another overlay file", ov->path, h->desc[0] ? h->desc : "?",
                                     p->desc ? p->desc : "?");
 
         ov->idx_off = le64toh(h->first_index);

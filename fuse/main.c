@@ -142,6 +142,25 @@ static void syslog_sink(enum td_log_level level, const char *msg) {
         syslog((int)level, "%s", msg);
 }
 
+/* libfuse's own messages take our way out (stderr, then syslog).  libfuse
+ * may build one line out of several calls: collect up to the newline. */
+static void fuse_log_to_td(enum fuse_log_level level, const char *fmt, va_list ap) {
+        static __thread char line[512];
+        static __thread size_t len;
+        int n;
+
+        n = vsnprintf(line + len, sizeof(line) - len, fmt, ap);
+        if (n > 0)
+                len = TD_MIN(len + (size_t)n, sizeof(line) - 1);
+        if (len == 0 || (line[len - 1] != '\n' && len < sizeof(line) - 1))
+                return;
+        while (len > 0 && line[len - 1] == '\n')
+                line[--len] = 0;
+        td_log(level <= FUSE_LOG_ERR ? TD_LOG_ERR : (enum td_log_level)TD_MIN((int)level, (int)TD_LOG_DEBUG),
+               "%s", line);
+        len = 0;
+}
+
 /* What the overlay file records about the image it belongs to.
  *
  * TODO(core): td_image_identity() would be better (region table and metadata
@@ -208,6 +227,7 @@ int main(int argc, char **argv) {
         int r, ret = 1;
 
         td_image_opts_init(&opts);
+        fuse_set_log_func(fuse_log_to_td);
         r = parse_argv(argc, argv, &opts);
         if (r <= 0)
                 return r < 0 ? 2 : 0;
@@ -243,6 +263,11 @@ int main(int argc, char **argv) {
         fs.part_bytes = td_image_part_size(fs.img);
         fs.ro = arg_ro;
         fs.debug = arg_debug;
+        fs.mountpoint = mountpoint;
+        if (pthread_key_create(&fs.buf_key, free) != 0) {
+                td_err("out of memory");
+                goto out;
+        }
         fs.uid = getuid();
         fs.gid = getgid();
         clock_gettime(CLOCK_REALTIME, &fs.time);
@@ -280,6 +305,7 @@ int main(int argc, char **argv) {
         fs.se = fuse_session_new(&args, &tdfs_ops, sizeof(tdfs_ops), &fs);
         if (!fs.se) {
                 td_err("cannot start FUSE (bad -o option?)");
+                ret = 2;
                 goto out;
         }
         if (fuse_set_signal_handlers(fs.se) < 0) {

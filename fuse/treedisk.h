@@ -5,6 +5,7 @@
 
 #define FUSE_USE_VERSION 314
 #include <fuse_lowlevel.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -31,6 +32,8 @@ struct tdfs {
         uid_t uid;
         gid_t gid;
         struct timespec time;        /* of every inode: the mount's start */
+        const char *mountpoint;      /* absolute, as in mountinfo */
+        pthread_key_t buf_key;       /* per-thread read buffer (ops.c) */
 };
 
 extern const struct fuse_lowlevel_ops tdfs_ops;
@@ -38,3 +41,6 @@ extern const struct fuse_lowlevel_ops tdfs_ops;
 /* Largest read and write request: conn->max_read / max_write / max_readahead
  * and -o max_read. */
 #define TDFS_MAX_IO (1u << 20)
+/* Readahead asked for (conn->max_readahead; the mount's read_ahead_kb when
+ * running as root). */
+#define TDFS_READAHEAD (4u << 20)

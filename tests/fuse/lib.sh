@@ -15,6 +15,7 @@
 #   td_unmount MNT             unmount (fusermount3 -u, or umount as root), wait
 #                              for the daemon to go
 #   run_as WHO CMD...          CMD as WHO (user|root)
+#   exec_prefix WHO            PRE=(...): "${PRE[@]}" CMD & gives CMD's pid in $!
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 
 TREEDISK=${TREEDISK:-$TD_BUILD_DIR/fuse/treedisk}
@@ -38,6 +39,17 @@ require_fuse() {
                 [ -r /dev/fuse ] && [ -w /dev/fuse ] || skip "/dev/fuse is not usable by $(id -un)"
         fi
         [ -u "$(command -v fusermount3)" ] || is_root || skip "fusermount3 is not setuid"
+}
+
+# exec_prefix WHO: sets PRE, a command prefix that runs as WHO and execs all
+# the way down (so `"${PRE[@]}" cmd &` makes $! cmd's pid), with SIGINT back
+# to its default (a shell starts background jobs with it ignored)
+exec_prefix() {
+        PRE=(env --default-signal=INT)
+        if [ "$1" = user ] && is_root; then
+                PRE=(setpriv --reuid="$TD_USER" --regid="$TD_GROUP" --clear-groups --inh-caps=-all --
+                     env --default-signal=INT HOME=/)
+        fi
 }
 
 run_as() {
@@ -116,32 +128,28 @@ td_mount_fg() {
         local who=$1 mnt=$2
         shift 2
         on_exit "td_unmount '$mnt'"
-        local pre=()
-        # exec'd all the way down: $! is treedisk's pid
-        if [ "$who" = user ] && is_root; then
-                pre=(setpriv --reuid="$TD_USER" --regid="$TD_GROUP" --clear-groups --inh-caps=-all -- env HOME=/)
-        fi
-        "${pre[@]}" "$TREEDISK" -f "$@" "$mnt" 2>"$T/treedisk-fg.err" &
+        exec_prefix "$who"
+        "${PRE[@]}" "$TREEDISK" -f "$@" "$mnt" 2>"$T/treedisk-fg.err" &
         TD_PID=$!
         on_exit "kill $TD_PID"
         wait_mounted "$mnt" "$TD_PID" 120 || { cat "$T/treedisk-fg.err" >&2; fail "mount failed"; }
 }
 
 
-# file_boundaries IMG: comma-separated disk offsets where files' data starts
-# and ends (through debugfs on partition 1), plus the partition's own edges
+# file_boundaries IMG SRC: comma-separated disk offsets where the data of
+# SRC's regular files starts and ends in IMG (through debugfs on partition 1),
+# and the partition's own edges
 file_boundaries() {
-        local img=$1 poff pbytes bs
+        local img=$1 src=$2 poff pbytes bs
         poff=$(part_offset "$img")
         pbytes=$(part_bytes "$img")
         bs=$(dumpe2fs -h "$img?offset=$poff" 2>/dev/null | sed -n 's/^Block size: *//p')
         {
                 echo "$poff"
                 echo $((poff + pbytes))
-                debugfs -R "ls -p /" "$img?offset=$poff" 2>/dev/null |
-                        awk -F/ '$3 ~ /^1[0-9]{5}$/ { print $6 }' | while read -r name; do
-                        debugfs -R "blocks /$name" "$img?offset=$poff" 2>/dev/null | tr ' ' '\n' |
-                                sed -n '1p;$p' | grep -E '^[0-9]+$' | while read -r b; do
+                (cd "$src" && find . -type f -size +0) | sed 's|^\.||' | while read -r name; do
+                        debugfs -R "blocks $name" "$img?offset=$poff" 2>/dev/null | tr ' ' '\n' |
+                                grep -E '^[0-9]+$' | sed -n '1p;$p' | while read -r b; do
                                 echo $((poff + b * bs))
                                 echo $((poff + (b + 1) * bs))
                         done

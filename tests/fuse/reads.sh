@@ -16,7 +16,7 @@ td_build --seed reads "$T/src" -o "$T/off.img"
 poff=$(part_offset "$T/off.img")
 pbytes=$(part_bytes "$T/off.img")
 dd if="$T/off.img" of="$T/part.img" bs=1M iflag=skip_bytes,count_bytes skip="$poff" count="$pbytes" status=none
-at=$(file_boundaries "$T/off.img")
+at=$(file_boundaries "$T/off.img" "$T/src")
 log "boundaries: $at"
 [ "$(echo "$at" | tr , '\n' | wc -l)" -ge 10 ] || fail "debugfs found too few file boundaries"
 want=$(sha256sum <"$T/off.img" | cut -d' ' -f1)
