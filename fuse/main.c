@@ -44,7 +44,8 @@ static void help(void) {
                "  -d, --debug              log each request (implies -f)\n"
                "  -o OPT[,OPT...]          mount options: ro, allow_other, others go to FUSE\n"
                "  --overlay FILE           keep writes in FILE (reused by a later mount of\n"
-               "                           the same image; needs --seed); default: memory\n"
+               "                           the same image; without --seed, the ids derive from\n"
+               "                           FILE's path); default: memory\n"
                "  -h, --help               this help\n"
                "  -V, --version            the version\n"
                "\n"
@@ -221,7 +222,7 @@ int main(int argc, char **argv) {
         struct tdfs fs = {0};
         struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
         struct fuse_loop_config *loop = NULL;
-        _cleanup_free_ char *source = NULL, *mountpoint = NULL, *fuse_o = NULL;
+        _cleanup_free_ char *source = NULL, *mountpoint = NULL, *fuse_o = NULL, *seed_from_overlay = NULL;
         struct stat st;
         bool mounted = false, handlers = false;
         int r, ret = 1;
@@ -255,6 +256,29 @@ int main(int argc, char **argv) {
                 return 1;
         }
 
+        if (arg_overlay && !opts.seed && !opts.uuid) {
+                /* A persistent overlay belongs to one image: without --seed,
+                 * derive the ids from the overlay's absolute path, so that the
+                 * next mount with the same overlay builds the same image. */
+                _cleanup_free_ char *abs = realpath(arg_overlay, NULL);
+                _cleanup_free_ char *dir = NULL;
+
+                if (!abs) {
+                        const char *slash = strrchr(arg_overlay, '/');
+                        _cleanup_free_ char *parent = slash ? strndup(arg_overlay, (size_t)(slash - arg_overlay + 1))
+                                                            : td_strdup(".");
+
+                        dir = parent ? realpath(parent, NULL) : NULL;
+                        if (!dir) {
+                                td_log_errno(-errno, "--overlay '%s': its directory", arg_overlay);
+                                return 1;
+                        }
+                        abs = td_asprintf("%s/%s", dir, slash ? slash + 1 : arg_overlay);
+                }
+                seed_from_overlay = td_asprintf("treedisk-overlay:%s", abs);
+                opts.seed = seed_from_overlay;
+        }
+
         r = td_image_build(&opts, &fs.img);
         if (r < 0)
                 goto out;
@@ -285,9 +309,6 @@ int main(int argc, char **argv) {
                         goto out;
                 }
                 op.desc = desc;
-                if (!opts.seed && !opts.uuid)
-                        td_warn("--overlay without --seed: the image gets random ids, so a later "
-                                "mount cannot reuse '%s' (give --seed)", arg_overlay);
         }
         r = td_overlay_open(arg_overlay, &op, &fs.ov);
         if (r < 0)
