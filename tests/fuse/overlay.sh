@@ -97,6 +97,24 @@ grep -q "in use" "$T/busy.err" || fail "no clear message for an overlay in use: 
 td_unmount "$T/mnt"
 log "overlay in use: refused"
 
+# 2b. --overlay FILE without --seed (and without SOURCE_DATE_EPOCH): the ids
+# derive from FILE's path, so a remount still reuses it
+(
+        unset SOURCE_DATE_EPOCH
+        td_mount $WHO "$T/mnt" --overlay "$T/ovl/noseed" "$T/src"
+        run_as $WHO "$PYTHON" -c '
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+os.pwrite(fd, b"treedisk-noseed", 3 << 20)
+os.fsync(fd)' "$T/mnt/disk.img" || fail "write (overlay without --seed)"
+        td_unmount "$T/mnt"
+        td_mount $WHO "$T/mnt" --overlay "$T/ovl/noseed" "$T/src"
+        got=$(run_as $WHO dd if="$T/mnt/disk.img" bs=1 skip=$((3 << 20)) count=15 status=none)
+        td_unmount "$T/mnt"
+        [ "$got" = treedisk-noseed ] || fail "an overlay without --seed is not reused by a remount ('$got')"
+)
+log "overlay without --seed across remount: ok"
+
 # 4. kill -9 after fsync: the fsynced writes survive
 td_mount_fg $WHO "$T/mnt" --seed ov --overlay "$T/ovl/o" "$T/src"
 run_as $WHO env POFF="$poff" KILL_PID="$TD_PID" timeout "$TD_IO_TIMEOUT" "$PYTHON" "$T/writes.py" \
