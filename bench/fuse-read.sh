@@ -56,3 +56,20 @@ echo "cat of the sources (warm):        $r_cat MB/s"
 echo "dd disk.img bs=1M, first read:    $r_first MB/s  ratio $(awk -v a="$r_first" -v b="$r_cat" 'BEGIN { printf "%.2f", a / b }')x"
 echo "dd disk.img bs=1M, second read:   $r_second MB/s  ratio $(awk -v a="$r_second" -v b="$r_cat" 'BEGIN { printf "%.2f", a / b }')x"
 echo "dd disk.img bs=1M iflag=direct:   $r_direct MB/s  ratio $(awk -v a="$r_direct" -v b="$r_cat" 'BEGIN { printf "%.2f", a / b }')x"
+
+# Cold caches (root only): what a large tree that is not in the page cache
+# meets.  Both sides read the same bytes from the same disk.
+if [ -w /proc/sys/vm/drop_caches ]; then
+        fusermount3 -u "$T/mnt"
+        sync
+        echo 3 >/proc/sys/vm/drop_caches
+        t_cat_cold=$(time_read cat "$T"/src/f*)
+        "$TREEDISK" "$T/src" "$T/mnt"
+        sync
+        echo 3 >/proc/sys/vm/drop_caches
+        t_first_cold=$(time_read dd if="$T/mnt/disk.img" of=/dev/stdout bs=1M status=none)
+        r_cat_cold=$(rate "$bytes" "$t_cat_cold")
+        r_first_cold=$(rate "$disk" "$t_first_cold")
+        echo "cat of the sources (cold):        $r_cat_cold MB/s"
+        echo "dd disk.img bs=1M, first (cold):  $r_first_cold MB/s  ratio $(awk -v a="$r_first_cold" -v b="$r_cat_cold" 'BEGIN { printf "%.2f", a / b }')x"
+fi

@@ -89,7 +89,7 @@ static int teardown(void **state) {
         return system(cmd) == 0 ? 0 : -1;
 }
 
-/* A path in the test's directory (leaked: a test is short). */
+/* A path in the test's directory; the caller frees it. */
 static char *path_of(const char *name) {
         char *p = malloc(strlen(tmpdir) + strlen(name) + 2);
         sprintf(p, "%s/%s", tmpdir, name);
@@ -208,7 +208,7 @@ static void test_file_persist(void **state) {
         struct td_overlay_params p;
         struct td_overlay *ov;
         uint8_t *model = model_new();
-        const char *path = path_of("persist.ovl");
+        _cleanup_free_ char *path = path_of("persist.ovl");
 
         params(&p, &b, "image-1");
         assert_int_equal(td_overlay_open(path, &p, &ov), 0);
@@ -243,7 +243,7 @@ static void test_file_crash(void **state) {
         struct td_overlay_params p;
         struct td_overlay *ov;
         uint8_t *model = model_new(), *after;
-        const char *path = path_of("crash.ovl");
+        _cleanup_free_ char *path = path_of("crash.ovl");
 
         params(&p, &b, "image-1");
         assert_int_equal(td_overlay_open(path, &p, &ov), 0);
@@ -273,7 +273,7 @@ static void test_file_torn_index(void **state) {
         struct td_overlay_params p;
         struct td_overlay *ov;
         uint8_t *model = model_new(), *first;
-        const char *path = path_of("torn.ovl");
+        _cleanup_free_ char *path = path_of("torn.ovl");
         struct stat st;
 
         params(&p, &b, "image-1");
@@ -308,7 +308,7 @@ static void test_file_refusals(void **state) {
         struct base b = {0};
         struct td_overlay_params p, other;
         struct td_overlay *ov, *ov2;
-        const char *path = path_of("refuse.ovl");
+        _cleanup_free_ char *path = path_of("refuse.ovl");
         uint8_t *model = model_new();
 
         params(&p, &b, "image-1");
@@ -326,7 +326,7 @@ static void test_file_refusals(void **state) {
         assert_int_equal(td_overlay_open(path, &other, &ov), -EINVAL);
 
         /* not an overlay */
-        const char *junk = path_of("junk");
+        _cleanup_free_ char *junk = path_of("junk");
         FILE *f = fopen(junk, "w");
         assert_non_null(f);
         for (int i = 0; i < 5000; i++)
@@ -339,7 +339,7 @@ static void test_file_refusals(void **state) {
         assert_int_equal(td_overlay_open(junk, &p, &ov), -EINVAL);
 
         /* an empty file becomes an overlay */
-        const char *empty = path_of("empty");
+        _cleanup_free_ char *empty = path_of("empty");
         close(open(empty, O_CREAT | O_WRONLY | O_TRUNC, 0600));
         assert_int_equal(td_overlay_open(empty, &p, &ov), 0);
         td_overlay_free(ov);
@@ -395,7 +395,7 @@ static void test_threads(void **state) {
         uint8_t *model = model_new();
         pthread_t t[NTHREADS];
         struct worker w[NTHREADS];
-        const char *path = path_of("threads.ovl");
+        _cleanup_free_ char *path = path_of("threads.ovl");
 
         params(&p, &b, "t");
         assert_int_equal(td_overlay_open(path, &p, &ov), 0);
