@@ -57,6 +57,24 @@ echo "dd disk.img bs=1M, first read:    $r_first MB/s  ratio $(awk -v a="$r_firs
 echo "dd disk.img bs=1M, second read:   $r_second MB/s  ratio $(awk -v a="$r_second" -v b="$r_cat" 'BEGIN { printf "%.2f", a / b }')x"
 echo "dd disk.img bs=1M iflag=direct:   $r_direct MB/s  ratio $(awk -v a="$r_direct" -v b="$r_cat" 'BEGIN { printf "%.2f", a / b }')x"
 
+# The ceiling of a first read through FUSE: bench/minfuse serves one file
+# (the sources concatenated) with pread + fuse_reply_buf, the same settings.
+MINFUSE=${MINFUSE:-$B/bench/minfuse}
+if [ -x "$MINFUSE" ]; then
+        cat "$T"/src/f* >"$T/backing"
+        cat "$T/backing" >/dev/null
+        mkdir -p "$T/mmin"
+        "$MINFUSE" "$T/backing" "$T/mmin" &
+        mpid=$!
+        for _ in $(seq 100); do mountpoint -q "$T/mmin" && break; sleep 0.05; done
+        t_min=$(time_read dd if="$T/mmin/data" of=/dev/stdout bs=1M status=none)
+        fusermount3 -u "$T/mmin"
+        wait "$mpid" || true
+        r_min=$(rate "$bytes" "$t_min")
+        echo "minimal FUSE server, first read:  $r_min MB/s  ratio $(awk -v a="$r_min" -v b="$r_cat" 'BEGIN { printf "%.2f", a / b }')x of cat;" \
+             "treedisk's first read is $(awk -v a="$r_first" -v b="$r_min" 'BEGIN { printf "%.2f", a / b }')x of it"
+fi
+
 # Cold caches (root only): what a large tree that is not in the page cache
 # meets.  Both sides read the same bytes from the same disk.
 if [ -w /proc/sys/vm/drop_caches ]; then
