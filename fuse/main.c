@@ -49,7 +49,7 @@ static void help(void) {
                "  -h, --help               this help\n"
                "  -V, --version            the version\n"
                "\n"
-               "Image options (as treedisk-build):\n"
+               
                "%s"
                "\n"
                "Unmount with: fusermount3 -u MOUNTPOINT (or SIGTERM).\n",
