@@ -106,7 +106,7 @@ run_timed f2 dd if="$mnt/disk.img" of=/dev/null bs=1M
 printf '%-40s %10s %10s %8s\n' "sequential read" seconds GB/s "vs cat"
 printf '%-40s %10s %10s %8s\n' "cat of the 8 source files (page cache)" "$c1_s" "$(gbps $srcbytes "$c1_s")" 1
 printf '%-40s %10s %10s %8s\n' "MNT/disk.img first read ($((size >> 20)) MiB)" "$f1_s" "$(gbps "$size" "$f1_s")" \
-        "$(awk -v a="$(gbps "$size" "$f1_s")" -v b="$(gbps $srcbytes "$c1_s")" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }')"
+        "$(awk -v a="$(gbps "$size" "$f1_s")" -v b="$(gbps $srcbytes "$c1_s")" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')"
 printf '%-40s %10s %10s %8s\n' "MNT/disk.img re-read" "$f2_s" "$(gbps "$size" "$f2_s")" \
-        "$(awk -v a="$(gbps "$size" "$f2_s")" -v b="$(gbps $srcbytes "$c1_s")" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }')"
+        "$(awk -v a="$(gbps "$size" "$f2_s")" -v b="$(gbps $srcbytes "$c1_s")" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')"
 echo "# TODO: also against a minimal one-file low-level FUSE server (DESIGN.md: the honest ceiling)"
