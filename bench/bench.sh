@@ -87,26 +87,7 @@ if [ ! -w /dev/fuse ] && [ ! -r /dev/fuse ]; then
         echo "# FUSE read: skipped (/dev/fuse not usable)"
         exit 0
 fi
-mnt=$W/mnt
-mkdir -p "$mnt"
-if ! "$TREEDISK" "$W/big8" "$mnt" 2>"$W/fuse.err"; then
-        echo "# FUSE read: skipped (treedisk failed: $(head -1 "$W/fuse.err"))"
-        mnt=
-        exit 0
-fi
-# the daemon returns once the image is built and mounted
-[ -f "$mnt/disk.img" ] || { echo "# FUSE read: no $mnt/disk.img"; exit 0; }
-size=$(stat -c %s "$mnt/disk.img")
-gbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.2f", (s > 0) ? b / s / 1e9 : 0 }'; }
-run_timed c1 cat "$W"/big8/file1 "$W"/big8/file2 "$W"/big8/file3 "$W"/big8/file4 \
-        "$W"/big8/file5 "$W"/big8/file6 "$W"/big8/file7 "$W"/big8/file8
-srcbytes=$((8 * (128 << 20)))
-run_timed f1 dd if="$mnt/disk.img" of=/dev/null bs=1M
-run_timed f2 dd if="$mnt/disk.img" of=/dev/null bs=1M
-printf '%-40s %10s %10s %8s\n' "sequential read" seconds GB/s "vs cat"
-printf '%-40s %10s %10s %8s\n' "cat of the 8 source files (page cache)" "$c1_s" "$(gbps $srcbytes "$c1_s")" 1
-printf '%-40s %10s %10s %8s\n' "MNT/disk.img first read ($((size >> 20)) MiB)" "$f1_s" "$(gbps "$size" "$f1_s")" \
-        "$(awk -v a="$(gbps "$size" "$f1_s")" -v b="$(gbps $srcbytes "$c1_s")" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')"
-printf '%-40s %10s %10s %8s\n' "MNT/disk.img re-read" "$f2_s" "$(gbps "$size" "$f2_s")" \
-        "$(awk -v a="$(gbps "$size" "$f2_s")" -v b="$(gbps $srcbytes "$c1_s")" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')"
-echo "# TODO: also against a minimal one-file low-level FUSE server (DESIGN.md: the honest ceiling)"
+# Sequential read through the daemon: bench/fuse-read.sh (warm and cold
+# caches, against cat and against a minimal FUSE server, in one run).
+echo
+TREEDISK=$TREEDISK "$top/bench/fuse-read.sh" 1024
