@@ -17,6 +17,7 @@
 #include "owner.h"
 #include "ptable.h"
 #include "regions.h"
+#include "sha256.h"
 #include "source.h"
 #include "td.h"
 
@@ -425,5 +426,51 @@ int td_image_write(struct td_image *img, int fd, bool sparse)
         }
         if (sparse && S_ISREG(st.st_mode) && ftruncate(fd, (off_t)t->size) < 0)
                 return td_log_errno(-errno, "setting the output's size");
+        return 0;
+}
+
+int td_image_identity(struct td_image *img, uint8_t id[32], char *desc, size_t desc_len)
+{
+        struct td_image_info info;
+        struct td_sha256 s;
+        uint8_t mbr[512], sb[1024];
+        char sz[32];
+        int r;
+
+        td_image_get_info(img, &info);
+        td_sha256_init(&s);
+        td_sha256_update(&s, "treedisk-overlay-identity-1", 27);
+#define ADD(x) do { uint64_t v_ = (uint64_t)(x); td_sha256_update(&s, &v_, sizeof(v_)); } while (0)
+        ADD(info.disk_bytes);
+        ADD(info.part_offset);
+        ADD(info.part_bytes);
+        ADD(info.fs_block_size);
+        ADD(info.fs_blocks);
+        ADD(info.inodes);
+        ADD(info.disk_id);
+#undef ADD
+        td_sha256_update(&s, info.fs_uuid, strnlen(info.fs_uuid, sizeof(info.fs_uuid)));
+
+        r = td_image_pread(img, mbr, sizeof(mbr), 0);
+        if (r < 0)
+                return r;
+        td_sha256_update(&s, mbr, sizeof(mbr));
+        if (info.part_bytes >= 2048) {
+                r = td_image_pread(img, sb, sizeof(sb), info.part_offset + 1024);
+                if (r < 0)
+                        return r;
+                /* ext2/3/4 superblock fields a rebuild changes without a seed
+                 * being different: times, mount count, checksum. */
+                static const struct { unsigned off, len; } mask[] = {
+                        {0x2C, 8}, {0x34, 2}, {0x40, 4}, {0x108, 4}, {0x178, 8},
+                        {0x274, 4}, {0x3FC, 4},
+                };
+                for (size_t i = 0; i < TD_ARRAY_SIZE(mask); i++)
+                        memset(sb + mask[i].off, 0, mask[i].len);
+                td_sha256_update(&s, sb, sizeof(sb));
+        }
+        td_sha256_final(&s, id);
+        snprintf(desc, desc_len, "disk %s, partition at %" PRIu64 ", filesystem UUID %s",
+                 td_format_size(info.disk_bytes, sz, sizeof(sz)), info.part_offset, info.fs_uuid);
         return 0;
 }

@@ -86,6 +86,14 @@ struct td_image_info {
 };
 void td_image_get_info(const struct td_image *img, struct td_image_info *info);
 
+/* What identifies the image for a persistent overlay: a SHA-256 of the
+ * geometry, the ids, sector 0 and the filesystem's superblock with the fields
+ * a rebuild changes (times, mount count, checksum) left out, so that a rebuild
+ * with the same SOURCE, options and --seed matches even without
+ * SOURCE_DATE_EPOCH.  desc gets a line for messages.  Returns 0 or a negative
+ * errno from reading the image. */
+int td_image_identity(struct td_image *img, uint8_t id[32], char *desc, size_t desc_len);
+
 /* Writes the whole image to fd from offset 0.  sparse: skip zero regions
  * (fd must be a regular file that reads zeros there; it is truncated to the
  * image size); otherwise every byte is written (pipes, block devices). */

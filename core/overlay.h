@@ -38,6 +38,8 @@
  */
 #pragma once
 
+#include "sha256.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -86,13 +88,4 @@ uint64_t td_overlay_chunks(struct td_overlay *ov);
 /* True if no chunk has ever been written (lock-free). */
 bool td_overlay_is_empty(struct td_overlay *ov);
 
-/* SHA-256, for callers that build an identity out of the image's bytes. */
-struct td_sha256 {
-        uint32_t h[8];
-        uint64_t len;
-        uint8_t buf[64];
-        size_t n;
-};
-void td_sha256_init(struct td_sha256 *s);
-void td_sha256_update(struct td_sha256 *s, const void *data, size_t len);
-void td_sha256_final(struct td_sha256 *s, uint8_t out[32]);
+

@@ -162,57 +162,6 @@ static void fuse_log_to_td(enum fuse_log_level level, const char *fmt, va_list a
         len = 0;
 }
 
-/* What the overlay file records about the image it belongs to.
- *
- * TODO(core): td_image_identity() would be better (region table and metadata
- * digest); until then: the geometry, the ids, and the MBR and superblock with
- * the build-time fields masked, so a rebuild with the same --seed matches even
- * without SOURCE_DATE_EPOCH. */
-static int image_identity(struct td_image *img, struct td_overlay_params *p, char *desc, size_t desc_len) {
-        struct td_image_info info;
-        struct td_sha256 s;
-        uint8_t mbr[512], sb[1024];
-        char sz[32];
-        int r;
-
-        td_image_get_info(img, &info);
-        td_sha256_init(&s);
-        td_sha256_update(&s, "treedisk-overlay-identity-1", 27);
-#define ADD(x) do { uint64_t v_ = (uint64_t)(x); td_sha256_update(&s, &v_, sizeof(v_)); } while (0)
-        ADD(info.disk_bytes);
-        ADD(info.part_offset);
-        ADD(info.part_bytes);
-        ADD(info.fs_block_size);
-        ADD(info.fs_blocks);
-        ADD(info.inodes);
-        ADD(info.disk_id);
-#undef ADD
-        td_sha256_update(&s, info.fs_uuid, strnlen(info.fs_uuid, sizeof(info.fs_uuid)));
-
-        r = td_image_pread(img, mbr, sizeof(mbr), 0);
-        if (r < 0)
-                return r;
-        td_sha256_update(&s, mbr, sizeof(mbr));
-        if (info.part_bytes >= 2048) {
-                r = td_image_pread(img, sb, sizeof(sb), info.part_offset + 1024);
-                if (r < 0)
-                        return r;
-                /* ext2/3/4 superblock fields a rebuild changes without a seed
-                 * being different: times, mount count, checksum. */
-                static const struct { unsigned off, len; } mask[] = {
-                        {0x2C, 8}, {0x34, 2}, {0x40, 4}, {0x108, 4}, {0x178, 8},
-                        {0x274, 4}, {0x3FC, 4},
-                };
-                for (size_t i = 0; i < TD_ARRAY_SIZE(mask); i++)
-                        memset(sb + mask[i].off, 0, mask[i].len);
-                td_sha256_update(&s, sb, sizeof(sb));
-        }
-        td_sha256_final(&s, p->id);
-        snprintf(desc, desc_len, "disk %s, partition at %" PRIu64 ", filesystem UUID %s",
-                 td_format_size(info.disk_bytes, sz, sizeof(sz)), info.part_offset, info.fs_uuid);
-        return 0;
-}
-
 static int base_pread(void *ctx, void *buf, size_t len, uint64_t off) {
         return td_image_pread(ctx, buf, len, off);
 }
@@ -303,7 +252,7 @@ int main(int argc, char **argv) {
         };
         char desc[TD_OVERLAY_DESC_MAX];
         if (arg_overlay) {
-                r = image_identity(fs.img, &op, desc, sizeof(desc));
+                r = td_image_identity(fs.img, op.id, desc, sizeof(desc));
                 if (r < 0) {
                         td_log_errno(r, "cannot read the image to identify it for the overlay");
                         goto out;
