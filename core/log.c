@@ -24,11 +24,6 @@ void td_log_set_max_level(enum td_log_level level)
         log_max_level = level;
 }
 
-enum td_log_level td_log_get_max_level(void)
-{
-        return log_max_level;
-}
-
 void td_logv(enum td_log_level level, const char *fmt, va_list ap)
 {
         char msg[2048];

@@ -25,7 +25,6 @@ enum td_log_level {
 typedef void (*td_log_sink_fn)(enum td_log_level level, const char *msg);
 void td_log_set_sink(td_log_sink_fn sink);
 void td_log_set_max_level(enum td_log_level level);
-enum td_log_level td_log_get_max_level(void);
 
 void td_logv(enum td_log_level level, const char *fmt, va_list ap)
         __attribute__((format(printf, 2, 0)));

@@ -114,20 +114,20 @@ static int need_one(struct td_node *n, void *userdata)
         return 0;
 }
 
-static struct td_node *ensure_lost_found(struct td_tree *t)
+/* mke2fs makes /lost+found, and e2fsck wants one: add it if the tree has none. */
+static void ensure_lost_found(struct td_tree *t)
 {
         struct td_node *n = td_node_child(t->root, "lost+found");
 
         if (n)
-                return NULL;
+                return;
         n = td_node_new("lost+found", strlen("lost+found"), S_IFDIR | 0700);
         n->uid = 0;
         n->gid = 0;
         n->atime = n->mtime = n->ctime = t->root->mtime;
         td_node_add_child(t->root, n);
         t->n_nodes++;
-        td_tree_sort(t);
-        return n;
+        td_node_sort_children(t->root);
 }
 
 static struct td_node *find_lost_found(struct td_tree *t)
@@ -835,12 +835,11 @@ static int check_disjoint(const struct td_ext4 *r)
 int td_ext4_build(struct td_tree *t, const struct td_ext4_params *p, struct td_ext4 *ret)
 {
         struct builder b = { .p = p, .tree = t, .next_ino = FIRST_INO };
-        struct td_ext4_need need;
         errcode_t e;
         int r;
 
         memset(ret, 0, sizeof(*ret));
-        td_ext4_need(t, p->fs, &need);
+        ensure_lost_found(t);
         b.lpf = find_lost_found(t);
         b.st = td_memstore_new();
 
