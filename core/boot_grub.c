@@ -10,7 +10,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <spawn.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,12 +18,10 @@
 #include <time.h>
 
 #include "boot_grub.h"
+#include "esp.h"
 #include "source.h"
 #include "td.h"
 
-extern char **environ;
-
-#define GRUB_PKG "grub-pc-bin"
 #define SECTOR 512u
 
 /* Offsets in boot.img (GRUB's include/grub/i386/pc/boot.h). */
@@ -52,6 +49,7 @@ extern char **environ;
 
 struct host_file {
         char *path;               /* owned */
+        const char *package;      /* what to reinstall when it changed */
         uint64_t size;
         struct timespec mtime;
         dev_t dev;
@@ -95,7 +93,7 @@ static int host_pread(struct td_source *s, uint32_t file_id, void *buf, size_t l
 changed:
         if (!atomic_exchange(&f->reported, true))
                 td_err("'%s' changed or vanished since the image was built (reinstall %s, "
-                       "then rebuild the image)", f->path, GRUB_PKG);
+                       "then rebuild the image)", f->path, f->package);
         return -EIO;
 }
 
@@ -125,17 +123,40 @@ struct grub_mod {
         uint32_t file_id;         /* in ->src */
 };
 
-struct td_grub {
-        char *dir;                /* owned */
-        enum td_table_type table;
-        uint8_t boot_img[SECTOR];
-        uint8_t *core;            /* owned: core.img as grub-mkimage wrote it */
-        size_t core_len;
-        struct timespec time;     /* of new nodes */
-        struct host_source src;
+/* One GRUB platform's directory of modules: i386-pc or x86_64-efi. */
+struct grub_platform {
+        const char *name;         /* "i386-pc": the directory under /boot/grub */
+        const char *package;      /* the Debian package that ships it */
+        char *dir;                /* owned; NULL: not used */
         struct grub_mod *mods;    /* owned, sorted by name */
         size_t n_mods, cap_mods;
 };
+
+struct td_grub {
+        enum td_table_type table;
+        enum td_firmware firmware;
+        bool secure_boot;
+        struct grub_platform pc, efi;
+        uint8_t boot_img[SECTOR];
+        uint8_t *core;            /* owned: core.img as grub-mkimage wrote it */
+        size_t core_len;
+        /* The ESP's files (owned): BOOTX64.EFI is GRUB's x86_64-efi image,
+         * or shim with --secure-boot, which then loads the signed GRUB
+         * (grubx64.efi, reading EFI/debian/grub.cfg) or MokManager. */
+        struct td_esp_file esp[4];
+        size_t n_esp;
+        const char *fs_uuid;      /* not owned: the image's */
+        struct timespec time;     /* of new nodes */
+        struct host_source src;
+};
+
+static void platform_done(struct grub_platform *p)
+{
+        for (size_t i = 0; i < p->n_mods; i++)
+                free(p->mods[i].name);
+        free(p->mods);
+        free(p->dir);
+}
 
 void td_grub_free(struct td_grub *g)
 {
@@ -144,11 +165,11 @@ void td_grub_free(struct td_grub *g)
         for (size_t i = 0; i < g->src.n_files; i++)
                 free(g->src.files[i].path);
         free(g->src.files);
-        for (size_t i = 0; i < g->n_mods; i++)
-                free(g->mods[i].name);
-        free(g->mods);
+        platform_done(&g->pc);
+        platform_done(&g->efi);
+        for (size_t i = 0; i < g->n_esp; i++)
+                free((void *)g->esp[i].data);
         free(g->core);
-        free(g->dir);
         free(g);
 }
 
@@ -157,11 +178,11 @@ size_t td_grub_core_bytes(const struct td_grub *g)
         return TD_ROUND_UP(g->core_len, SECTOR);
 }
 
-static int missing(const struct td_grub *g, const char *what)
+static int missing(const struct grub_platform *p, const char *what, const char *option)
 {
         return td_log_error(-ENOENT, "'%s/%s' not found: install the Debian package %s "
-                            "(or point --grub-dir at GRUB's i386-pc directory)",
-                            g->dir, what, GRUB_PKG);
+                            "(or point %s at GRUB's %s directory)",
+                            p->dir, what, p->package, option, p->name);
 }
 
 /* Reads a whole small file into memory. */
@@ -211,16 +232,16 @@ static int cmp_mod(const void *a, const void *b)
         return strcmp(((const struct grub_mod *)a)->name, ((const struct grub_mod *)b)->name);
 }
 
-/* Lists the files grub-install would copy to /boot/grub/i386-pc and records
- * what they look like now (for the change check of host_pread). */
-static int scan_modules(struct td_grub *g)
+/* Lists the files grub-install would copy to /boot/grub/<platform> and
+ * records what they look like now (for the change check of host_pread). */
+static int scan_modules(struct td_grub *g, struct grub_platform *p)
 {
-        DIR *d = opendir(g->dir);
+        DIR *d = opendir(p->dir);
         struct dirent *de;
         int dfd;
 
         if (!d)
-                return td_log_errno(-errno, "'%s' (install the Debian package %s)", g->dir, GRUB_PKG);
+                return td_log_errno(-errno, "'%s' (install the Debian package %s)", p->dir, p->package);
         dfd = dirfd(d);
         while ((errno = 0, de = readdir(d))) {
                 struct host_file *f;
@@ -233,172 +254,360 @@ static int scan_modules(struct td_grub *g)
                 td_grow(&g->src.files, &g->src.cap_files, g->src.n_files + 1, sizeof(*g->src.files));
                 f = &g->src.files[g->src.n_files];
                 memset(f, 0, sizeof(*f));
-                f->path = td_asprintf("%s/%s", g->dir, de->d_name);
+                f->path = td_asprintf("%s/%s", p->dir, de->d_name);
+                f->package = p->package;
                 f->size = (uint64_t)st.st_size;
                 f->mtime = st.st_mtim;
                 f->dev = st.st_dev;
                 f->ino = st.st_ino;
                 atomic_init(&f->reported, false);
-                td_grow(&g->mods, &g->cap_mods, g->n_mods + 1, sizeof(*g->mods));
-                g->mods[g->n_mods].name = td_strdup(de->d_name);
-                g->mods[g->n_mods].file_id = (uint32_t)g->src.n_files;
-                g->n_mods++;
+                td_grow(&p->mods, &p->cap_mods, p->n_mods + 1, sizeof(*p->mods));
+                p->mods[p->n_mods].name = td_strdup(de->d_name);
+                p->mods[p->n_mods].file_id = (uint32_t)g->src.n_files;
+                p->n_mods++;
                 g->src.n_files++;
         }
         if (errno) {
                 int r = -errno;
 
                 closedir(d);
-                return td_log_errno(r, "read directory '%s'", g->dir);
+                return td_log_errno(r, "read directory '%s'", p->dir);
         }
         closedir(d);
-        qsort(g->mods, g->n_mods, sizeof(*g->mods), cmp_mod);
+        qsort(p->mods, p->n_mods, sizeof(*p->mods), cmp_mod);
         return 0;
 }
 
-/* Runs grub-mkimage into a temporary file and reads core.img back. */
-static int run_mkimage(struct td_grub *g)
+/* A temporary file name under $TMPDIR (the file exists, empty); NULL after
+ * a logged error. */
+static char *temp_file(const char *what)
 {
         const char *tmpdir = getenv("TMPDIR");
+        char *path;
+        int fd;
+
+        if (!tmpdir || !*tmpdir)
+                tmpdir = "/tmp";
+        path = td_asprintf("%s/treedisk-%s-XXXXXX", tmpdir, what);
+        fd = mkostemp(path, O_CLOEXEC);
+        if (fd < 0) {
+                td_log_errno(-errno, "create a temporary file in '%s' (set TMPDIR)", tmpdir);
+                free(path);
+                return NULL;
+        }
+        close(fd);
+        return path;
+}
+
+/* grub-mkimage -O format -d p->dir -p prefix [-c config] -o TMP modules...,
+ * read back into *ret.  config: the text of an embedded grub.cfg, or NULL. */
+static int run_mkimage(const struct grub_platform *p, const char *format, const char *prefix,
+                       const char *config, const char *const *modules, size_t n_modules,
+                       uint8_t **ret, size_t *ret_len)
+{
         const char *prog = getenv("TD_GRUB_MKIMAGE");
-        bool gpt = g->table == TD_TABLE_GPT;
-        const char *prefix = gpt ? "(hd0,gpt1)/boot/grub" : "(hd0,msdos1)/boot/grub";
-        _cleanup_free_ char *out = NULL, *errpath = NULL;
-        _cleanup_close_ int out_fd = -1, err_fd = -1;
-        posix_spawn_file_actions_t fa;
-        pid_t pid;
-        int r, status;
+        _cleanup_free_ char *out = NULL, *cfg = NULL;
+        _cleanup_free_ char **argv = td_calloc(n_modules + 16, sizeof(char *));
+        size_t k = 0;
+        int r;
 
         if (!prog || !*prog)
                 prog = "grub-mkimage";
-        if (!tmpdir || !*tmpdir)
-                tmpdir = "/tmp";
-        out = td_asprintf("%s/treedisk-core-XXXXXX", tmpdir);
-        out_fd = mkostemp(out, O_CLOEXEC);
-        if (out_fd < 0)
-                return td_log_errno(-errno, "create a temporary file in '%s' (set TMPDIR)", tmpdir);
-        errpath = td_asprintf("%s/treedisk-mkimage-XXXXXX", tmpdir);
-        err_fd = mkostemp(errpath, O_CLOEXEC);
-        if (err_fd < 0) {
-                r = -errno;
-                unlink(out);
-                return td_log_errno(r, "create a temporary file in '%s' (set TMPDIR)", tmpdir);
-        }
-        unlink(errpath);
-
-        char *argv[] = {
-                (char *)prog, (char *)"-O", (char *)"i386-pc", (char *)"-d", g->dir,
-                (char *)"-o", out, (char *)"-p", (char *)prefix,
-                (char *)"biosdisk", (char *)(gpt ? "part_gpt" : "part_msdos"), (char *)"ext2",
-                NULL,
-        };
-
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_adddup2(&fa, err_fd, 1);
-        posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
-        r = posix_spawnp(&pid, prog, &fa, NULL, argv, environ);
-        posix_spawn_file_actions_destroy(&fa);
-        if (r != 0) {
-                unlink(out);
-                if (r == ENOENT)
-                        return td_log_error(-ENOENT, "'%s' not found: install the Debian package %s "
-                                            "(grub-mkimage comes with its dependency grub-common)",
-                                            prog, GRUB_PKG);
-                return td_log_errno(-r, "run '%s'", prog);
-        }
-        while (waitpid(pid, &status, 0) < 0) {
-                if (errno != EINTR) {
-                        r = -errno;
+        out = temp_file("mkimage");
+        if (!out)
+                return -EIO;
+        if (config) {
+                cfg = temp_file("embed-cfg");
+                if (!cfg) {
                         unlink(out);
-                        return td_log_errno(r, "wait for '%s'", prog);
+                        return -EIO;
+                }
+                _cleanup_close_ int fd = open(cfg, O_WRONLY | O_TRUNC | O_CLOEXEC);
+
+                if (fd < 0 || write(fd, config, strlen(config)) != (ssize_t)strlen(config)) {
+                        r = td_log_errno(-errno ? -errno : -EIO, "write '%s'", cfg);
+                        unlink(out);
+                        unlink(cfg);
+                        return r;
                 }
         }
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-                char msg[512] = "";
-                ssize_t n = pread(err_fd, msg, sizeof(msg) - 1, 0);
-
-                unlink(out);
-                if (n > 0) {
-                        msg[n] = '\0';
-                        msg[strcspn(msg, "\n")] = '\0';
-                }
-                return td_log_error(-EIO, "%s -d '%s' failed: %s (is %s installed and complete?)",
-                                    prog, g->dir, *msg ? msg : "no message", GRUB_PKG);
+        argv[k++] = (char *)prog;
+        argv[k++] = (char *)"-O";
+        argv[k++] = (char *)format;
+        argv[k++] = (char *)"-d";
+        argv[k++] = p->dir;
+        argv[k++] = (char *)"-o";
+        argv[k++] = out;
+        argv[k++] = (char *)"-p";
+        argv[k++] = (char *)prefix;
+        if (cfg) {
+                argv[k++] = (char *)"-c";
+                argv[k++] = cfg;
         }
+        for (size_t i = 0; i < n_modules; i++)
+                argv[k++] = (char *)modules[i];
 
-        r = read_file(out, &g->core, &g->core_len);
+        /* grub-mkimage comes with grub-common, a dependency of the platform's package. */
+        r = td_run(argv, NULL, p->package);
+        if (cfg)
+                unlink(cfg);
+        if (r == 0) {
+                r = read_file(out, ret, ret_len);
+                if (r < 0)
+                        td_log_errno(r, "read the image that %s wrote to '%s'", prog, out);
+        }
         unlink(out);
-        if (r < 0)
-                return td_log_errno(r, "read the core.img that %s wrote to '%s'", prog, out);
-        if (g->core_len < 2 * SECTOR)
-                return td_log_error(-EIO, "%s wrote a core.img of only %zu bytes", prog, g->core_len);
+        return r;
+}
+
+static int check_files(const struct grub_platform *p, const char *const *names, size_t n,
+                       const char *suffix, const char *option)
+{
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *name = td_asprintf("%s%s", names[i], suffix);
+                _cleanup_free_ char *path = td_asprintf("%s/%s", p->dir, name);
+
+                if (access(path, R_OK) < 0)
+                        return missing(p, name, option);
+        }
         return 0;
 }
 
-int td_grub_prepare(const struct td_image_opts *o, enum td_table_type table, struct td_grub **ret)
+static int prepare_bios(struct td_grub *g, const struct td_image_opts *o)
 {
         static const char *const required[] = {
                 "boot.img", "diskboot.img", "kernel.img", "lzma_decompress.img", "moddep.lst",
-                "biosdisk.mod", "part_msdos.mod", "part_gpt.mod", "ext2.mod",
-                "linux.mod", "normal.mod", "serial.mod", "terminal.mod",
         };
-        struct td_grub *g = td_calloc(1, sizeof(*g));
+        static const char *const mods[] = {
+                "biosdisk", "part_msdos", "part_gpt", "ext2", "linux", "normal", "serial", "terminal",
+        };
+        const char *const core_mods[] = {
+                "biosdisk", g->table == TD_TABLE_GPT ? "part_gpt" : "part_msdos", "ext2",
+        };
+        const char *prefix = g->table == TD_TABLE_GPT ? "(hd0,gpt1)/boot/grub" : "(hd0,msdos1)/boot/grub";
+        struct grub_platform *p = &g->pc;
         _cleanup_free_ uint8_t *boot = NULL;
+        _cleanup_free_ char *bp = NULL;
         size_t boot_len = 0;
         int r;
 
-        g->dir = td_strdup(o->grub_dir && *o->grub_dir ? o->grub_dir : TD_GRUB_DEFAULT_DIR);
+        p->dir = td_strdup(o->grub_dir && *o->grub_dir ? o->grub_dir : TD_GRUB_DEFAULT_DIR);
+        r = check_files(p, required, TD_ARRAY_SIZE(required), "", "--grub-dir");
+        if (r == 0)
+                r = check_files(p, mods, TD_ARRAY_SIZE(mods), ".mod", "--grub-dir");
+        if (r < 0)
+                return r;
+
+        bp = td_asprintf("%s/boot.img", p->dir);
+        r = read_file(bp, &boot, &boot_len);
+        if (r < 0)
+                return td_log_errno(r, "read '%s' (reinstall %s)", bp, p->package);
+        if (boot_len != SECTOR || boot[510] != 0x55 || boot[511] != 0xaa)
+                return td_log_error(-EINVAL, "'%s' is no GRUB boot.img (%zu bytes, want 512 "
+                                    "ending in 55 aa): reinstall %s", bp, boot_len, p->package);
+        memcpy(g->boot_img, boot, SECTOR);
+
+        r = scan_modules(g, p);
+        if (r < 0)
+                return r;
+        r = run_mkimage(p, "i386-pc", prefix, NULL, core_mods, TD_ARRAY_SIZE(core_mods),
+                        &g->core, &g->core_len);
+        if (r < 0)
+                return r;
+        if (g->core_len < 2 * SECTOR)
+                return td_log_error(-EIO, "grub-mkimage wrote a core.img of only %zu bytes", g->core_len);
+        if (TD_DIV_ROUND_UP(g->core_len, SECTOR) > CORE_MAX_SECTORS)
+                return td_log_error(-EFBIG, "core.img from '%s' is %zu bytes, more than GRUB's loader "
+                                    "takes (%u sectors)", p->dir, g->core_len, CORE_MAX_SECTORS);
+        td_debug("grub: core.img %zu bytes, %zu module files from '%s'", g->core_len, p->n_mods, p->dir);
+        return 0;
+}
+
+/* The GRUB lines that find the root filesystem and make its /boot/grub the
+ * prefix: GRUB's normal mode then reads $prefix/grub.cfg, the one the BIOS
+ * path reads, and insmod finds $prefix/x86_64-efi/. */
+static char *find_root_cfg(const char *fs_uuid, const char *then)
+{
+        return td_asprintf("search --no-floppy --fs-uuid --set=root %s\n"
+                           "set prefix=($root)/boot/grub\n%s", fs_uuid, then);
+}
+
+static void add_esp_file(struct td_grub *g, const char *path, uint8_t *data, size_t len)
+{
+        assert(g->n_esp < TD_ARRAY_SIZE(g->esp));
+        g->esp[g->n_esp++] = (struct td_esp_file){ .path = path, .data = data, .len = len };
+}
+
+/* A signed EFI binary from a Debian package, into the ESP as esp_path. */
+static int add_signed(struct td_grub *g, const char *env, const char *dflt, const char *package,
+                      const char *esp_path, bool optional)
+{
+        const char *path = getenv(env);
+        uint8_t *data = NULL;
+        size_t len = 0;
+        int r;
+
+        if (!path || !*path)
+                path = dflt;
+        r = read_file(path, &data, &len);
+        if (r == -ENOENT && optional)
+                return 0;
+        if (r == -ENOENT)
+                return td_log_error(r, "--secure-boot: '%s' not found: install the Debian package %s",
+                                    path, package);
+        if (r < 0)
+                return td_log_errno(r, "--secure-boot: read '%s' (reinstall %s)", path, package);
+        if (td_grub_pe_signed(data, len) != 1) {
+                free(data);
+                return td_log_error(-EINVAL, "--secure-boot: '%s' is not a signed EFI binary "
+                                    "(reinstall %s)", path, package);
+        }
+        add_esp_file(g, esp_path, data, len);
+        return 0;
+}
+
+static int prepare_uefi(struct td_grub *g, const struct td_image_opts *o)
+{
+        /* In BOOTX64.EFI: what finds the root (partition tables, ext2 for
+         * ext2/3/4, search) and what the generated grub.cfg uses, so that it
+         * boots even without /boot/grub/x86_64-efi. */
+        static const char *const mods[] = {
+                "part_gpt", "part_msdos", "ext2", "search", "normal", "linux", "echo", "serial",
+                "terminal", "efi_gop", "efi_uga",
+        };
+        static const char *const required[] = { "kernel.img", "moddep.lst" };
+        struct grub_platform *p = &g->efi;
+        int r;
+
+        p->dir = td_strdup(o->grub_efi_dir && *o->grub_efi_dir ? o->grub_efi_dir : TD_GRUB_EFI_DEFAULT_DIR);
+
+        if (g->secure_boot) {
+                _cleanup_free_ char *cfg = NULL;
+
+                /* shim as the removable-media path; it loads grubx64.efi from
+                 * its own directory, and MokManager when a key is to be
+                 * enrolled.  Debian's signed GRUB has its modules built in and
+                 * reads $prefix/grub.cfg with the prefix /EFI/debian on the
+                 * device it was loaded from. */
+                r = add_signed(g, "TD_SHIM_EFI", TD_SHIM_EFI_DEFAULT, "shim-signed",
+                               "EFI/BOOT/BOOTX64.EFI", false);
+                if (r == 0)
+                        r = add_signed(g, "TD_GRUB_SIGNED_EFI", TD_GRUB_SIGNED_EFI_DEFAULT,
+                                       "grub-efi-amd64-signed", "EFI/BOOT/grubx64.efi", false);
+                if (r == 0)
+                        r = add_signed(g, "TD_MOKMANAGER_EFI", TD_MOKMANAGER_EFI_DEFAULT,
+                                       "shim-helpers-amd64-signed", "EFI/BOOT/mmx64.efi", true);
+                if (r < 0)
+                        return r;
+                cfg = find_root_cfg(g->fs_uuid, "configfile $prefix/grub.cfg\n");
+                add_esp_file(g, "EFI/debian/grub.cfg", (uint8_t *)td_strdup(cfg), strlen(cfg));
+                /* The modules are optional here (the signed GRUB needs none);
+                 * with Secure Boot off in the firmware, insmod can use them. */
+                if (access(p->dir, R_OK) < 0) {
+                        td_debug("grub: no '%s': no /boot/grub/x86_64-efi", p->dir);
+                        free(p->dir);
+                        p->dir = NULL;
+                        return 0;
+                }
+                return scan_modules(g, p);
+        }
+
+        r = check_files(p, required, TD_ARRAY_SIZE(required), "", "--grub-efi-dir");
+        if (r == 0)
+                r = check_files(p, mods, TD_ARRAY_SIZE(mods), ".mod", "--grub-efi-dir");
+        if (r == 0)
+                r = scan_modules(g, p);
+        if (r == 0) {
+                _cleanup_free_ char *cfg = find_root_cfg(g->fs_uuid, "");
+                uint8_t *img = NULL;
+                size_t len = 0;
+
+                r = run_mkimage(p, "x86_64-efi", "/EFI/BOOT", cfg, mods, TD_ARRAY_SIZE(mods), &img, &len);
+                if (r == 0) {
+                        add_esp_file(g, "EFI/BOOT/BOOTX64.EFI", img, len);
+                        td_debug("grub: BOOTX64.EFI %zu bytes", len);
+                }
+        }
+        return r;
+}
+
+int td_grub_prepare(const struct td_image_opts *o, enum td_table_type table, const char *fs_uuid,
+                    struct td_grub **ret)
+{
+        struct td_grub *g = td_calloc(1, sizeof(*g));
+        int r = 0;
+
         g->table = table;
+        g->firmware = o->firmware ? o->firmware : TD_FIRMWARE_BOTH;
+        g->secure_boot = o->secure_boot;
+        g->fs_uuid = fs_uuid;
+        g->pc = (struct grub_platform){ .name = "i386-pc", .package = "grub-pc-bin" };
+        g->efi = (struct grub_platform){ .name = "x86_64-efi", .package = "grub-efi-amd64-bin" };
         g->src.base.ops = &host_source_ops;
         if (o->source_date_epoch >= 0)
                 g->time = (struct timespec){ .tv_sec = (time_t)o->source_date_epoch };
         else
                 clock_gettime(CLOCK_REALTIME, &g->time);
 
-        for (size_t i = 0; i < TD_ARRAY_SIZE(required); i++) {
-                _cleanup_free_ char *p = td_asprintf("%s/%s", g->dir, required[i]);
-
-                if (access(p, R_OK) < 0) {
-                        r = missing(g, required[i]);
-                        goto fail;
-                }
+        if (g->firmware & TD_FIRMWARE_BIOS)
+                r = prepare_bios(g, o);
+        if (r == 0 && (g->firmware & TD_FIRMWARE_UEFI))
+                r = prepare_uefi(g, o);
+        if (r < 0) {
+                td_grub_free(g);
+                return r;
         }
-
-        {
-                _cleanup_free_ char *p = td_asprintf("%s/boot.img", g->dir);
-
-                r = read_file(p, &boot, &boot_len);
-                if (r < 0) {
-                        td_log_errno(r, "read '%s' (reinstall %s)", p, GRUB_PKG);
-                        goto fail;
-                }
-                if (boot_len != SECTOR || boot[510] != 0x55 || boot[511] != 0xaa) {
-                        r = td_log_error(-EINVAL, "'%s' is no GRUB boot.img (%zu bytes, want 512 "
-                                         "ending in 55 aa): reinstall %s", p, boot_len, GRUB_PKG);
-                        goto fail;
-                }
-                memcpy(g->boot_img, boot, SECTOR);
-        }
-
-        r = scan_modules(g);
-        if (r < 0)
-                goto fail;
-        r = run_mkimage(g);
-        if (r < 0)
-                goto fail;
-        if (TD_DIV_ROUND_UP(g->core_len, SECTOR) > CORE_MAX_SECTORS) {
-                r = td_log_error(-EFBIG, "core.img from '%s' is %zu bytes, more than GRUB's loader "
-                                 "takes (%u sectors)", g->dir, g->core_len, CORE_MAX_SECTORS);
-                goto fail;
-        }
-        td_debug("grub: core.img %zu bytes, %zu module files from '%s'", g->core_len, g->n_mods, g->dir);
         *ret = g;
         return 0;
+}
 
-fail:
-        td_grub_free(g);
-        return r;
+bool td_grub_has_bios(const struct td_grub *g)
+{
+        return g->firmware & TD_FIRMWARE_BIOS;
+}
+
+size_t td_grub_esp_files(const struct td_grub *g, const struct td_esp_file **ret)
+{
+        *ret = g->esp;
+        return g->n_esp;
+}
+
+/* --- PE/COFF: is an EFI binary signed? ------------------------------------ */
+
+static uint32_t get_le32(const uint8_t *p)
+{
+        return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+int td_grub_pe_signed(const uint8_t *buf, size_t len)
+{
+        uint32_t pe, opt, n_dirs, dir;
+        uint16_t magic;
+
+        /* MS-DOS stub: "MZ", e_lfanew at 0x3c -> "PE\0\0", the 20-byte COFF
+         * header, then the optional header (PE32 0x10b or PE32+ 0x20b) whose
+         * data directories follow at 96 / 112 bytes; entry 4 is the
+         * certificate table (Authenticode), {file offset, size}.  PE format,
+         * Microsoft, "Optional Header Data Directories". */
+        if (len < 0x40 || buf[0] != 'M' || buf[1] != 'Z')
+                return -EINVAL;
+        pe = get_le32(buf + 0x3c);
+        if (pe > len || len - pe < 26 || memcmp(buf + pe, "PE\0\0", 4) != 0)
+                return -EINVAL;
+        opt = pe + 24;
+        magic = (uint16_t)(buf[opt] | buf[opt + 1] << 8);
+        if (magic == 0x20b)
+                dir = opt + 112;
+        else if (magic == 0x10b)
+                dir = opt + 96;
+        else
+                return -EINVAL;
+        if (dir > len || len - dir < 5 * 8)
+                return -EINVAL;
+        n_dirs = get_le32(buf + dir - 4);  /* NumberOfRvaAndSizes */
+        if (n_dirs < 5)
+                return 0;
+        return get_le32(buf + dir + 4 * 8 + 4) != 0 ? 1 : 0;
 }
 
 /* --- patching ------------------------------------------------------------- */
@@ -513,7 +722,7 @@ int td_grub_place(struct td_grub *g, const struct td_layout *l, uint8_t mbr_sect
         r = td_grub_patch(mbr_sector, g->boot_img, buf, len, off / SECTOR);
         if (r < 0)
                 return td_log_error(r, "grub: core.img from '%s' has no blocklist (a GRUB "
-                                    "i386-pc core.img is needed)", g->dir);
+                                    "i386-pc core.img is needed)", g->pc.dir);
         *core_buf = TAKE_PTR(buf);
         *core_len = len;
         *core_offset = off;
@@ -736,6 +945,79 @@ static char *make_grub_cfg(const char *kernel, const char *kernel_word, const ch
                 kernel, kernel_word, linux_args, initrd_line);
 }
 
+/* /boot/grub/<platform>/: the modules, read lazily from the GRUB directory. */
+static int add_modules(struct td_grub *g, struct td_tree *tree, struct td_node *grub,
+                       const struct grub_platform *p, struct td_node **ret)
+{
+        struct td_node *dir, *n;
+        int r;
+
+        r = ensure_dir(tree, grub, p->name, &g->time, &dir);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < p->n_mods; i++) {
+                r = put_file(tree, dir, p->mods[i].name, &g->time, &n);
+                if (r < 0)
+                        return r;
+                n->source = &g->src.base;
+                n->file_id = p->mods[i].file_id;
+                n->size = g->src.files[p->mods[i].file_id].size;
+        }
+        *ret = dir;
+        return 0;
+}
+
+/* The first bytes of a regular file of the tree; -EINVAL for other kinds. */
+static int read_head(const struct td_node *n, uint8_t *buf, size_t *len)
+{
+        if (n->link_to)
+                n = n->link_to;
+        if (!S_ISREG(n->mode))
+                return -EINVAL;
+        *len = (size_t)TD_MIN((uint64_t)*len, n->size);
+        if (n->mem) {
+                memcpy(buf, n->mem, *len);
+                return 0;
+        }
+        if (!n->source)
+                return *len == 0 ? 0 : -EINVAL;
+        /* a sparse file's holes read as zeros: no PE header there */
+        if (n->n_ranges && n->ranges[0].off > 0)
+                return -EINVAL;
+        return td_source_pread(n->source, n->file_id, buf, *len, 0);
+}
+
+/* --secure-boot: shim and GRUB boot only a kernel whose Authenticode
+ * signature they trust; one without any signature is worth a warning now
+ * rather than "bad shim signature" at boot.  Whether the signature is one
+ * the firmware trusts is not checked here. */
+static void check_kernel_signed(struct td_node *boot, const char *kernel)
+{
+        struct td_node *n = td_node_child(boot, kernel);
+        uint8_t head[4096];
+        size_t len = sizeof(head);
+
+        /* /boot/vmlinuz -> vmlinuz-6.1.0-...: one level, inside /boot */
+        if (n && S_ISLNK(n->mode) && n->link_target && !strchr(n->link_target, '/'))
+                n = td_node_child(boot, n->link_target);
+        if (!n || read_head(n, head, &len) < 0) {
+                td_warn("--secure-boot: cannot read /boot/%s to check its signature", kernel);
+                return;
+        }
+        switch (td_grub_pe_signed(head, len)) {
+        case 1:
+                return;
+        case 0:
+                td_warn("--secure-boot: /boot/%s is not signed (no Authenticode signature): "
+                        "with Secure Boot on, shim and GRUB will refuse it (use a distribution's "
+                        "signed kernel, or sign it and enroll the key with mokutil)", kernel);
+                return;
+        default:
+                td_warn("--secure-boot: /boot/%s is not signed (not an EFI binary at all): with "
+                        "Secure Boot on, GRUB will refuse it", kernel);
+        }
+}
+
 int td_grub_add_files(struct td_grub *g, struct td_tree *tree, const char *fs_uuid,
                       const char *cmdline)
 {
@@ -753,32 +1035,41 @@ int td_grub_add_files(struct td_grub *g, struct td_tree *tree, const char *fs_uu
                                     "/boot/vmlinuz): add one, or build without --grub");
         initrd = find_initrd(boot, kernel, &initrd_owned);
 
+        if (g->secure_boot)
+                check_kernel_signed(boot, kernel);
+
         r = ensure_dir(tree, boot, "grub", &g->time, &grub);
         if (r < 0)
                 return r;
-        r = ensure_dir(tree, grub, "i386-pc", &g->time, &pc);
-        if (r < 0)
-                return r;
-
-        /* The modules, read lazily from the GRUB directory. */
-        for (size_t i = 0; i < g->n_mods; i++) {
-                r = put_file(tree, pc, g->mods[i].name, &g->time, &n);
+        if (g->firmware & TD_FIRMWARE_BIOS) {
+                r = add_modules(g, tree, grub, &g->pc, &pc);
                 if (r < 0)
                         return r;
-                n->source = &g->src.base;
-                n->file_id = g->mods[i].file_id;
-                n->size = g->src.files[g->mods[i].file_id].size;
+                /* boot.img and core.img as grub-install leaves them
+                 * (unpatched), for tools inside the booted system such as
+                 * grub-bios-setup. */
+                r = put_file(tree, pc, "boot.img", &g->time, &n);
+                if (r < 0)
+                        return r;
+                set_mem(n, td_memdup(g->boot_img, SECTOR), SECTOR);
+                r = put_file(tree, pc, "core.img", &g->time, &n);
+                if (r < 0)
+                        return r;
+                set_mem(n, td_memdup(g->core, g->core_len), g->core_len);
         }
-        /* boot.img and core.img as grub-install leaves them (unpatched), for
-         * tools inside the booted system such as grub-bios-setup. */
-        r = put_file(tree, pc, "boot.img", &g->time, &n);
-        if (r < 0)
-                return r;
-        set_mem(n, td_memdup(g->boot_img, SECTOR), SECTOR);
-        r = put_file(tree, pc, "core.img", &g->time, &n);
-        if (r < 0)
-                return r;
-        set_mem(n, td_memdup(g->core, g->core_len), g->core_len);
+        if (g->firmware & TD_FIRMWARE_UEFI) {
+                struct td_node *efi;
+
+                if (g->efi.dir) {
+                        r = add_modules(g, tree, grub, &g->efi, &efi);
+                        if (r < 0)
+                                return r;
+                }
+                /* Where the ESP is mounted (--fstab). */
+                r = ensure_dir(tree, boot, "efi", &g->time, &efi);
+                if (r < 0)
+                        return r;
+        }
 
         /* A tree's own grub.cfg is kept (a file, or a symlink to one). */
         if (td_node_child(grub, "grub.cfg"))
@@ -807,7 +1098,8 @@ int td_grub_add_files(struct td_grub *g, struct td_tree *tree, const char *fs_uu
         return 0;
 }
 
-int td_grub_add_fstab(struct td_tree *tree, const struct td_image_opts *o, const char *fs_uuid)
+int td_grub_add_fstab(struct td_tree *tree, const struct td_image_opts *o, const char *fs_uuid,
+                      const char *esp_uuid)
 {
         const char *type = o->fs == TD_FS_EXT2 ? "ext2" : o->fs == TD_FS_EXT3 ? "ext3" : "ext4";
         struct td_node *etc, *n;
@@ -826,7 +1118,11 @@ int td_grub_add_fstab(struct td_tree *tree, const struct td_image_opts *o, const
         if (n && !(S_ISREG(n->mode) && n->size == 0))
                 return 0; /* the tree's own fstab (or a symlink, or something odd): kept */
 
-        text = td_asprintf("# written by treedisk --fstab\nUUID=%s / %s defaults 0 1\n", fs_uuid, type);
+        /* The ESP as Debian's installer mounts it: root's only (umask=0077),
+         * checked after the root (pass 1 like the root: fsck.fat runs it). */
+        text = td_asprintf("# written by treedisk --fstab\nUUID=%s / %s defaults 0 1\n%s%s%s",
+                           fs_uuid, type, esp_uuid ? "UUID=" : "", esp_uuid ? esp_uuid : "",
+                           esp_uuid ? " /boot/efi vfat umask=0077 0 1\n" : "");
         if (n) {
                 /* An empty fstab: give it content, keep its owner and mode. */
                 node_clear(n);

@@ -23,6 +23,10 @@ enum {
         OPT_CMDLINE,
         OPT_FSTAB,
         OPT_MAX_FDS,
+        OPT_FIRMWARE,
+        OPT_SECURE_BOOT,
+        OPT_ESP_SIZE,
+        OPT_GRUB_EFI_DIR,
 };
 
 const struct option td_cli_image_options[] = {
@@ -42,6 +46,10 @@ const struct option td_cli_image_options[] = {
         { "cmdline", required_argument, NULL, OPT_CMDLINE },
         { "fstab", no_argument, NULL, OPT_FSTAB },
         { "max-open-files", required_argument, NULL, OPT_MAX_FDS },
+        { "firmware", required_argument, NULL, OPT_FIRMWARE },
+        { "secure-boot", no_argument, NULL, OPT_SECURE_BOOT },
+        { "esp-size", required_argument, NULL, OPT_ESP_SIZE },
+        { "grub-efi-dir", required_argument, NULL, OPT_GRUB_EFI_DIR },
         { NULL, 0, NULL, 0 },
 };
 
@@ -60,8 +68,14 @@ const char td_cli_image_help[] =
         "  --uid-map FROM:TO,...    change the listed uids\n"
         "  --gid-map FROM:TO,...    change the listed gids\n"
         "  --devtable FILE          apply a genext2fs/Buildroot device table\n"
-        "  --grub                   make the disk bootable with GRUB (BIOS, i386-pc)\n"
+        "  --grub                   make the disk bootable with GRUB\n"
+        "  --firmware bios|uefi|both  which firmware boots it (default both: one disk for\n"
+        "                           BIOS and UEFI; uefi and both add an EFI System Partition)\n"
+        "  --secure-boot            UEFI through Debian's signed shim and GRUB\n"
+        "  --esp-size N             size of the EFI System Partition, FAT32 (default 64M,\n"
+        "                           at least 33M)\n"
         "  --grub-dir DIR           GRUB's i386-pc files (default /usr/lib/grub/i386-pc)\n"
+        "  --grub-efi-dir DIR       GRUB's x86_64-efi files (default /usr/lib/grub/x86_64-efi)\n"
         "  --cmdline STR            appended to the kernel command line in grub.cfg\n"
         "  --fstab                  add an /etc/fstab mounting the root by UUID\n"
         "  --max-open-files N       bound of the source file descriptor cache\n"
@@ -143,6 +157,28 @@ int td_cli_parse_image_option(int c, const char *arg, struct td_image_opts *o)
                 return 1;
         case OPT_FSTAB:
                 o->fstab = true;
+                return 1;
+        case OPT_FIRMWARE:
+                if (strcmp(arg, "bios") == 0)
+                        o->firmware = TD_FIRMWARE_BIOS;
+                else if (strcmp(arg, "uefi") == 0 || strcmp(arg, "efi") == 0)
+                        o->firmware = TD_FIRMWARE_UEFI;
+                else if (strcmp(arg, "both") == 0)
+                        o->firmware = TD_FIRMWARE_BOTH;
+                else
+                        return bad(c, arg, "not bios, uefi or both");
+                o->firmware_set = true;
+                return 1;
+        case OPT_SECURE_BOOT:
+                o->secure_boot = true;
+                return 1;
+        case OPT_ESP_SIZE:
+                if (td_parse_size(arg, &v) < 0 || v == 0)
+                        return bad(c, arg, "not a size (like 64M, 256M, 1G)");
+                o->esp_bytes = v;
+                return 1;
+        case OPT_GRUB_EFI_DIR:
+                o->grub_efi_dir = arg;
                 return 1;
         case OPT_MAX_FDS:
                 if (td_parse_size(arg, &v) < 0 || v < 4 || v > 1u << 20)

@@ -13,8 +13,12 @@
  *   --uid-map FROM:TO,...    change listed uids
  *   --gid-map FROM:TO,...    change listed gids
  *   --devtable FILE          genext2fs/Buildroot device table
- *   --grub                   make the disk bootable with GRUB (i386-pc)
+ *   --grub                   make the disk bootable with GRUB
+ *   --firmware bios|uefi|both  with --grub (default both)
+ *   --secure-boot            UEFI through Debian's signed shim and GRUB
+ *   --esp-size N             EFI System Partition size (default 64M)
  *   --grub-dir DIR           GRUB's i386-pc files (default /usr/lib/grub/i386-pc)
+ *   --grub-efi-dir DIR       GRUB's x86_64-efi files (default /usr/lib/grub/x86_64-efi)
  *   --cmdline STR            appended to the kernel command line
  *   --fstab                  add an /etc/fstab mounting the root by UUID
  * SOURCE_DATE_EPOCH in the environment clamps timestamps.

@@ -11,6 +11,7 @@
 
 #include "boot_grub.h"
 #include "devtable.h"
+#include "esp.h"
 #include "ext4/ext4.h"
 #include "image.h"
 #include "layout.h"
@@ -32,8 +33,11 @@ struct td_image {
         struct td_tree tree;
         struct td_source *src;
         struct td_ext4 fs;
+        struct td_layout_spec spec;
         struct td_layout layout;
         struct td_ptable pt;
+        struct td_ptable esp;  /* the ESP's non-zero sectors */
+        uint32_t esp_volume_id;
         struct td_regions regions;
         struct td_image_info info;
         uint8_t uuid[16];
@@ -48,6 +52,7 @@ void td_image_opts_init(struct td_image_opts *o)
         o->source_date_epoch = -1;
         o->size_mode = TD_SIZE_AUTO;
         o->table = TD_TABLE_MBR;
+        o->firmware = TD_FIRMWARE_BOTH;
 }
 
 static void random_bytes(uint8_t *buf, size_t len)
@@ -88,14 +93,15 @@ static const char *fs_name(enum td_fs_type fs)
         return fs == TD_FS_EXT2 ? "ext2" : fs == TD_FS_EXT3 ? "ext3" : "ext4";
 }
 
-static int too_small(const struct td_image_opts *o, const struct td_ext4_need *need)
+static int too_small(const struct td_image *img, const struct td_ext4_need *need)
 {
+        const struct td_image_opts *o = &img->opts;
         struct td_layout l;
         uint64_t blocks, inodes;
         char a[32], b[32];
 
         td_ext4_size(need, o->fs, 0, &blocks, &inodes);
-        if (td_layout_for_fs(o->table, blocks * TD_EXT4_BLOCK_SIZE, &l) < 0)
+        if (td_layout_for_fs(&img->spec, blocks * TD_EXT4_BLOCK_SIZE, &l) < 0)
                 l.disk_bytes = blocks * TD_EXT4_BLOCK_SIZE;
         return td_log_error(-ENOSPC, "'%s': the tree needs a disk of at least %s (--size %" PRIu64 "M); "
                             "--size %s is too small (give more, or leave --size out for automatic)",
@@ -122,7 +128,7 @@ static int build_fs(struct td_image *img)
                 struct td_layout l;
 
                 td_ext4_size(&need, o->fs, 0, &min_blocks, &min_inodes);
-                if (td_layout_for_fs(o->table, min_blocks * TD_EXT4_BLOCK_SIZE, &l) == 0)
+                if (td_layout_for_fs(&img->spec, min_blocks * TD_EXT4_BLOCK_SIZE, &l) == 0)
                         img->info.needed_bytes = l.disk_bytes;
         }
 
@@ -134,27 +140,27 @@ static int build_fs(struct td_image *img)
                 headroom = TD_DIV_ROUND_UP(o->size_bytes, TD_EXT4_BLOCK_SIZE);
                 break;
         case TD_SIZE_FIXED:
-                r = td_layout_for_disk(o->table, o->size_bytes, &img->layout);
+                r = td_layout_for_disk(&img->spec, o->size_bytes, &img->layout);
                 if (r == -EINVAL)
                         return td_log_error(r, "--size %" PRIu64 ": not a multiple of 512 bytes", o->size_bytes);
                 if (r == -EOVERFLOW)
                         return td_log_error(r, "--size %" PRIu64 ": too large for the partition table "
                                             "(MBR holds 2 TiB; use --table gpt)", o->size_bytes);
                 if (r < 0)
-                        return too_small(o, &need);
+                        return too_small(img, &need);
                 p.fs_blocks = img->layout.part_bytes / TD_EXT4_BLOCK_SIZE;
                 p.inodes = td_ext4_inodes_for(&need, p.fs_blocks);
                 /* Below the estimate is refused even where it might just fit:
                  * the size we name as needed is the size we accept. */
                 if (!p.inodes || p.fs_blocks < min_blocks)
-                        return too_small(o, &need);
+                        return too_small(img, &need);
                 break;
         }
 
         for (int attempt = 0;; attempt++) {
                 if (o->size_mode != TD_SIZE_FIXED) {
                         td_ext4_size(&need, o->fs, headroom, &p.fs_blocks, &p.inodes);
-                        r = td_layout_for_fs(o->table, p.fs_blocks * TD_EXT4_BLOCK_SIZE, &img->layout);
+                        r = td_layout_for_fs(&img->spec, p.fs_blocks * TD_EXT4_BLOCK_SIZE, &img->layout);
                         if (r < 0)
                                 return td_log_error(r, "'%s': a %s filesystem of %" PRIu64 " blocks is too large "
                                                     "for an MBR disk (use --table gpt)", o->source,
@@ -164,7 +170,7 @@ static int build_fs(struct td_image *img)
                 if (r != -ENOSPC)
                         break;
                 if (o->size_mode == TD_SIZE_FIXED)
-                        return too_small(o, &need);
+                        return too_small(img, &need);
                 if (attempt == 6)
                         return td_log_error(r, "'%s': could not size the filesystem (internal error)", o->source);
                 /* The estimate fell short: grow by a quarter and retry. */
@@ -187,11 +193,32 @@ static int build_disk(struct td_image *img)
         make_id(o, "disk-guid", po.disk_guid, true);
         make_id(o, "bios-boot-partition-guid", po.bios_part_guid, true);
         make_id(o, "root-partition-guid", po.root_part_guid, true);
+        make_id(o, "esp-partition-guid", po.esp_part_guid, true);
         img->info.disk_id = po.disk_id;
         r = td_ptable_make(&po, &img->pt);
         if (r < 0)
                 return r;
-        if (img->grub) {
+        if (img->layout.esp_bytes) {
+                const struct td_esp_file *files;
+                size_t n = td_grub_esp_files(img->grub, &files);
+                struct td_esp_opts eo = {
+                        .offset = img->layout.esp_offset,
+                        .bytes = img->layout.esp_bytes,
+                        .volume_id = img->esp_volume_id,
+                        .source_date_epoch = o->source_date_epoch,
+                };
+
+                r = td_esp_make(&eo, files, n, &img->esp);
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; i < img->esp.n_chunks; i++) {
+                        const struct td_ptable_chunk *c = &img->esp.chunks[i];
+
+                        td_regions_add(&img->regions, &(struct td_region){
+                                .start = c->off, .len = c->len, .type = TD_REGION_MEM, .mem = c->data });
+                }
+        }
+        if (img->grub && td_grub_has_bios(img->grub)) {
                 size_t core_len;
                 uint64_t core_off;
 
@@ -246,6 +273,43 @@ static int build_disk(struct td_image *img)
         return td_regions_finish(&img->regions, img->layout.disk_bytes);
 }
 
+/* --firmware, --secure-boot and --esp-size: what they need, and the layout
+ * they give (a partition table's worth of partitions). */
+static int check_boot_opts(const struct td_image_opts *o, struct td_layout_spec *spec)
+{
+        enum td_firmware fw = o->firmware ? o->firmware : TD_FIRMWARE_BOTH;
+        char a[32];
+
+        *spec = (struct td_layout_spec){ .table = o->table };
+        if (!o->grub) {
+                if (o->firmware_set || o->secure_boot || o->esp_bytes)
+                        return td_log_error(-EINVAL, "%s needs --grub (the disk is made bootable "
+                                            "only with --grub)",
+                                            o->secure_boot ? "--secure-boot" :
+                                            o->firmware_set ? "--firmware" : "--esp-size");
+                return 0;
+        }
+        if (o->secure_boot && !(fw & TD_FIRMWARE_UEFI))
+                return td_log_error(-EINVAL, "--secure-boot needs --firmware uefi or both "
+                                    "(BIOS has no Secure Boot)");
+        if (o->esp_bytes && !(fw & TD_FIRMWARE_UEFI))
+                return td_log_error(-EINVAL, "--esp-size needs --firmware uefi or both "
+                                    "(a BIOS-only disk has no EFI System Partition)");
+        if (o->esp_bytes && o->esp_bytes < TD_ESP_MIN_BYTES)
+                return td_log_error(-EINVAL, "--esp-size %s: an ESP is FAT32, which needs at "
+                                    "least %llu MiB (give --esp-size %lluM or more)",
+                                    td_format_size(o->esp_bytes, a, sizeof(a)),
+                                    TD_ESP_MIN_BYTES / MIB, TD_ESP_MIN_BYTES / MIB);
+        if (o->esp_bytes > 64ull * 1024 * MIB)
+                return td_log_error(-EINVAL, "--esp-size %s: more than 64 GiB is surely a "
+                                    "mistake", td_format_size(o->esp_bytes, a, sizeof(a)));
+        spec->no_bios_boot = !(fw & TD_FIRMWARE_BIOS);
+        if (fw & TD_FIRMWARE_UEFI)
+                spec->esp_bytes = o->esp_bytes ? TD_ROUND_UP(o->esp_bytes, (uint64_t)MIB)
+                                               : TD_ESP_DEFAULT_BYTES;
+        return 0;
+}
+
 int td_image_build(const struct td_image_opts *opts, struct td_image **ret)
 {
         struct td_scan_opts scan = { .skip_unreadable = opts->skip_unreadable,
@@ -254,6 +318,9 @@ int td_image_build(const struct td_image_opts *opts, struct td_image **ret)
         int r;
 
         img->opts = *opts;
+        r = check_boot_opts(opts, &img->spec);
+        if (r < 0)
+                goto fail;
         if (opts->uuid) {
                 if (uuid_parse(opts->uuid, img->uuid) < 0) {
                         r = td_log_error(-EINVAL, "--uuid '%s': not a UUID (like 0a1b2c3d-...-...)", opts->uuid);
@@ -263,9 +330,17 @@ int td_image_build(const struct td_image_opts *opts, struct td_image **ret)
                 make_id(opts, "filesystem-uuid", img->uuid, true);
         }
         uuid_unparse_lower(img->uuid, img->info.fs_uuid);
+        if (img->spec.esp_bytes) {
+                uint8_t id[16];
+
+                make_id(opts, "esp-volume-id", id, false);
+                img->esp_volume_id = (uint32_t)id[0] | (uint32_t)id[1] << 8 |
+                                     (uint32_t)id[2] << 16 | (uint32_t)id[3] << 24;
+                td_esp_format_uuid(img->esp_volume_id, img->info.esp_uuid);
+        }
         if (opts->grub) {
                 /* Before the scan: a missing GRUB fails fast. */
-                r = td_grub_prepare(opts, opts->table, &img->grub);
+                r = td_grub_prepare(opts, opts->table, img->info.fs_uuid, &img->grub);
                 if (r < 0)
                         goto fail;
         }
@@ -285,7 +360,8 @@ int td_image_build(const struct td_image_opts *opts, struct td_image **ret)
                         goto fail;
         }
         if (opts->fstab) {
-                r = td_grub_add_fstab(&img->tree, opts, img->info.fs_uuid);
+                r = td_grub_add_fstab(&img->tree, opts, img->info.fs_uuid,
+                                      img->spec.esp_bytes ? img->info.esp_uuid : NULL);
                 if (r < 0)
                         goto fail;
         }
@@ -300,6 +376,10 @@ int td_image_build(const struct td_image_opts *opts, struct td_image **ret)
         img->info.disk_bytes = img->layout.disk_bytes;
         img->info.part_offset = img->layout.part_offset;
         img->info.part_bytes = img->layout.part_bytes;
+        img->info.esp_offset = img->layout.esp_offset;
+        img->info.esp_bytes = img->layout.esp_bytes;
+        img->info.firmware = !opts->grub ? 0 : opts->firmware ? opts->firmware : TD_FIRMWARE_BOTH;
+        img->info.secure_boot = opts->grub && opts->secure_boot;
         img->info.fs_block_size = TD_EXT4_BLOCK_SIZE;
         img->info.fs_blocks = img->fs.fs_blocks;
         img->info.fs_blocks_used = img->fs.blocks_used;
@@ -308,6 +388,8 @@ int td_image_build(const struct td_image_opts *opts, struct td_image **ret)
         img->info.meta_bytes = img->fs.n_meta * (uint64_t)TD_EXT4_BLOCK_SIZE;
         for (size_t i = 0; i < img->pt.n_chunks; i++)
                 img->info.meta_bytes += img->pt.chunks[i].len;
+        for (size_t i = 0; i < img->esp.n_chunks; i++)
+                img->info.meta_bytes += img->esp.chunks[i].len;
         img->info.n_regions = img->regions.n;
         *ret = img;
         return 0;
@@ -322,6 +404,7 @@ void td_image_free(struct td_image *img)
                 return;
         td_regions_done(&img->regions);
         td_ptable_done(&img->pt);
+        td_ptable_done(&img->esp);
         td_ext4_done(&img->fs);
         td_tree_done(&img->tree);
         td_source_free(img->src);

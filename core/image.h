@@ -14,6 +14,8 @@
 enum td_fs_type { TD_FS_EXT4 = 0, TD_FS_EXT3, TD_FS_EXT2 };
 enum td_size_mode { TD_SIZE_AUTO = 0, TD_SIZE_PLUS, TD_SIZE_FIXED };
 enum td_table_type { TD_TABLE_MBR = 0, TD_TABLE_GPT };
+/* Which firmware a --grub disk boots on (bits). */
+enum td_firmware { TD_FIRMWARE_BIOS = 1, TD_FIRMWARE_UEFI = 2, TD_FIRMWARE_BOTH = 3 };
 
 struct td_id_map {
         uint32_t from, to;
@@ -44,6 +46,13 @@ struct td_image_opts {
         const char *grub_dir;        /* NULL: /usr/lib/grub/i386-pc */
         const char *cmdline;         /* appended to the kernel command line */
         bool fstab;
+
+        /* UEFI (issue 9), with grub */
+        enum td_firmware firmware;   /* default TD_FIRMWARE_BOTH */
+        bool firmware_set;           /* --firmware given (refused without --grub) */
+        bool secure_boot;            /* the ESP boots Debian's signed shim + GRUB */
+        uint64_t esp_bytes;          /* 0: TD_ESP_DEFAULT_BYTES */
+        const char *grub_efi_dir;    /* NULL: /usr/lib/grub/x86_64-efi */
 };
 
 void td_image_opts_init(struct td_image_opts *o);
@@ -83,6 +92,10 @@ struct td_image_info {
         uint64_t needed_bytes;       /* smallest disk that holds the tree */
         char fs_uuid[37];
         uint32_t disk_id;
+        enum td_firmware firmware;   /* 0: no --grub */
+        bool secure_boot;
+        uint64_t esp_offset, esp_bytes; /* 0, 0: no EFI System Partition */
+        char esp_uuid[10];           /* FAT volume id as blkid prints it, "ABCD-1234"; "" */
 };
 void td_image_get_info(const struct td_image *img, struct td_image_info *info);
 

@@ -22,7 +22,9 @@
 
 #define TYPE_LINUX_FS "0FC63DAF-8483-4772-8E79-3D69D8477DE4"
 #define TYPE_BIOS_BOOT "21686148-6449-6E6F-744E-656564454649"
+#define TYPE_ESP "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
 #define MBR_TYPE_LINUX 0x83
+#define MBR_TYPE_ESP 0xef
 
 /* Read back in pieces of this size (a multiple of the sector size). */
 #define SCAN_BYTES (64u * 1024u)
@@ -76,8 +78,8 @@ static int add_part(struct fdisk_context *cxt, size_t partno, uint64_t offset,
         type = type_str ? fdisk_label_get_parttype_from_string(lb, type_str)
                         : fdisk_label_get_parttype_from_code(lb, type_code);
         if (!type)
-                return td_log_errno(-EINVAL, "libfdisk: no partition type %s",
-                                    type_str ? type_str : "0x83");
+                return td_log_errno(-EINVAL, "libfdisk: no partition type %s (0x%02x)",
+                                    type_str ? type_str : "", type_code);
 
         pa = fdisk_new_partition();
         if (!pa)
@@ -117,6 +119,7 @@ static int write_label(int fd, const struct td_ptable_opts *opts)
         const struct td_layout *l = opts->layout;
         bool gpt = l->table == TD_TABLE_GPT;
         char path[64], id[40];
+        size_t n = 1;
         int r;
 
         cxt = fdisk_new_context();
@@ -159,15 +162,27 @@ static int write_label(int fd, const struct td_ptable_opts *opts)
                              opts->root_part_guid);
                 if (r < 0)
                         goto fail;
-                r = add_part(cxt, 1, l->bios_offset, l->bios_bytes, TYPE_BIOS_BOOT, 0,
-                             opts->bios_part_guid);
-                if (r < 0)
-                        goto fail;
+                if (l->bios_bytes) {
+                        r = add_part(cxt, n++, l->bios_offset, l->bios_bytes, TYPE_BIOS_BOOT, 0,
+                                     opts->bios_part_guid);
+                        if (r < 0)
+                                goto fail;
+                }
+                if (l->esp_bytes) {
+                        r = add_part(cxt, n++, l->esp_offset, l->esp_bytes, TYPE_ESP, 0,
+                                     opts->esp_part_guid);
+                        if (r < 0)
+                                goto fail;
+                }
         } else {
-                r = add_part(cxt, 0, l->part_offset, l->disk_bytes - l->part_offset,
-                             NULL, MBR_TYPE_LINUX, NULL);
+                r = add_part(cxt, 0, l->part_offset, l->part_bytes, NULL, MBR_TYPE_LINUX, NULL);
                 if (r < 0)
                         goto fail;
+                if (l->esp_bytes) {
+                        r = add_part(cxt, 1, l->esp_offset, l->esp_bytes, NULL, MBR_TYPE_ESP, NULL);
+                        if (r < 0)
+                                goto fail;
+                }
                 r = fdisk_toggle_partition_flag(cxt, 0, DOS_FLAG_ACTIVE);
                 if (r < 0) {
                         r = td_log_errno(fdisk_err(r), "libfdisk: mark partition 1 bootable");
@@ -228,12 +243,11 @@ static int add_sector(struct td_ptable *t, size_t *cap, uint64_t off, const uint
         return 0;
 }
 
-/* Collects the non-zero sectors of fd's data ranges (SEEK_DATA/SEEK_HOLE;
- * tmpfs reports them per page) into t, sorted and coalesced. */
-static int collect(int fd, uint64_t disk_bytes, struct td_ptable *t)
+/* SEEK_DATA/SEEK_HOLE: tmpfs reports data ranges per page. */
+int td_ptable_collect(int fd, uint64_t disk_bytes, uint64_t base, struct td_ptable *t)
 {
         _cleanup_free_ uint8_t *buf = NULL;
-        size_t cap = 0;
+        size_t cap = t->n_chunks;
         off_t pos = 0;
 
         buf = malloc(SCAN_BYTES);
@@ -268,7 +282,7 @@ static int collect(int fd, uint64_t disk_bytes, struct td_ptable *t)
                         for (size_t i = 0; i < n; i += TD_SECTOR_SIZE) {
                                 if (sector_is_zero(buf + i))
                                         continue;
-                                if (add_sector(t, &cap, (uint64_t)off + i, buf + i) < 0)
+                                if (add_sector(t, &cap, base + (uint64_t)off + i, buf + i) < 0)
                                         return td_log_errno(-ENOMEM, "read back the partition table");
                         }
                         off += n;
@@ -278,30 +292,43 @@ static int collect(int fd, uint64_t disk_bytes, struct td_ptable *t)
         return 0;
 }
 
+/* One partition after *end (in order), inside the disk: advances *end. */
+static bool check_part(uint64_t off, uint64_t bytes, uint64_t disk_bytes, uint64_t *end)
+{
+        const uint64_t s = TD_SECTOR_SIZE;
+
+        if (off % s || bytes % s || bytes == 0 || off < *end || off > disk_bytes ||
+            bytes > disk_bytes - off)
+                return false;
+        *end = off + bytes;
+        return true;
+}
+
 static int check_opts(const struct td_ptable_opts *opts)
 {
         const struct td_layout *l = opts->layout;
         const uint64_t s = TD_SECTOR_SIZE;
+        uint64_t end = s;
 
         if (!l || (l->table != TD_TABLE_MBR && l->table != TD_TABLE_GPT))
                 return -EINVAL;
-        if (l->disk_bytes % s || l->part_offset % s || l->part_bytes % s ||
-            l->disk_bytes > INT64_MAX || l->part_offset < s ||
-            l->part_offset > l->disk_bytes || l->part_bytes == 0 ||
-            l->part_bytes > l->disk_bytes - l->part_offset)
+        if (l->disk_bytes % s || l->disk_bytes > INT64_MAX ||
+            !check_part(l->part_offset, l->part_bytes, l->disk_bytes, &end))
+                return -EINVAL;
+        if (l->bios_bytes && (l->table != TD_TABLE_GPT ||
+                              !check_part(l->bios_offset, l->bios_bytes, l->disk_bytes, &end)))
+                return -EINVAL;
+        if (l->esp_bytes && !check_part(l->esp_offset, l->esp_bytes, l->disk_bytes, &end))
                 return -EINVAL;
         if (l->table == TD_TABLE_MBR) {
-                if (l->part_offset + l->part_bytes != l->disk_bytes)
+                /* Without an ESP the root partition runs to the end. */
+                if (!l->esp_bytes && end != l->disk_bytes)
                         return -EINVAL;
                 if (l->disk_bytes / s > (UINT64_C(1) << 32))
                         return -EOVERFLOW;
         } else {
-                if (l->bios_offset % s || l->bios_bytes % s || l->bios_bytes == 0 ||
-                    l->bios_offset < l->part_offset + l->part_bytes ||
-                    l->bios_offset > l->disk_bytes ||
-                    l->bios_bytes > l->disk_bytes - l->bios_offset ||
-                    /* room for the backup GPT: 32 sectors of entries + header */
-                    l->disk_bytes - l->bios_offset - l->bios_bytes < 33 * s)
+                /* room for the backup GPT: 32 sectors of entries + header */
+                if (l->disk_bytes - end < 33 * s)
                         return -EINVAL;
         }
         return 0;
@@ -328,7 +355,7 @@ int td_ptable_make(const struct td_ptable_opts *opts, struct td_ptable *ret)
         if (r < 0)
                 return r;
 
-        r = collect(fd, opts->layout->disk_bytes, &t);
+        r = td_ptable_collect(fd, opts->layout->disk_bytes, 0, &t);
         if (r < 0) {
                 td_ptable_done(&t);
                 return r;

@@ -22,6 +22,7 @@ struct td_ptable_opts {
         uint8_t disk_guid[16];      /* GPT: disk GUID */
         uint8_t bios_part_guid[16]; /* GPT: BIOS boot partition's unique GUID */
         uint8_t root_part_guid[16]; /* GPT: root partition's unique GUID */
+        uint8_t esp_part_guid[16];  /* GPT: EFI System Partition's unique GUID */
 };
 
 struct td_ptable_chunk {
@@ -35,11 +36,21 @@ struct td_ptable {
         size_t n_chunks;
 };
 
-/* MBR: one partition, type 0x83, bootable, from layout->part_offset to the end.
- * GPT: partition 1 Linux filesystem (0FC63DAF-8483-4772-8E79-3D69D8477DE4)
- * and partition 2 "BIOS boot" (21686148-6449-6E6F-744E-656564454649), a
- * protective MBR, primary and backup GPT (128 entries).  The same opts give
- * the same bytes.  Returns 0 or a negative errno (logged once): -EINVAL for
+/* MBR: partition 1 type 0x83, bootable, layout->part_bytes at
+ * layout->part_offset; with an ESP, partition 2 type 0xEF ("EFI (FAT-12/16/32)").
+ * GPT: partition 1 Linux filesystem (0FC63DAF-8483-4772-8E79-3D69D8477DE4),
+ * then "BIOS boot" (21686148-6449-6E6F-744E-656564454649) when the layout has
+ * one, then "EFI System" (C12A7328-F81F-11D2-BA4B-00A0C93EC93B, UEFI 2.10
+ * section 5.3.3) when it has an ESP, numbered in that order; a protective
+ * MBR, primary and backup GPT (128 entries).  The same opts give the same
+ * bytes.  Returns 0 or a negative errno (logged once): -EINVAL for
  * an inconsistent layout, -EOVERFLOW for an MBR past 2^32 sectors. */
 int td_ptable_make(const struct td_ptable_opts *opts, struct td_ptable *ret);
 void td_ptable_done(struct td_ptable *t);
+
+/* Appends the non-zero 512-byte sectors among fd's first len bytes to t, as
+ * chunks at base + their offset in fd (sorted, coalesced; t's chunks must all
+ * lie before base).  Reads only fd's data ranges (SEEK_DATA/SEEK_HOLE).  The
+ * partition table uses it on its memfd, the ESP on its FAT image.  Returns 0
+ * or a negative errno (logged). */
+int td_ptable_collect(int fd, uint64_t len, uint64_t base, struct td_ptable *t);

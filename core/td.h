@@ -77,3 +77,11 @@ const char *td_format_size(uint64_t bytes, char *buf, size_t len);
  * and disk identifiers when --seed is given.  Not cryptographic; stable across
  * releases (the image's bytes depend on it). */
 void td_seed_bytes(const char *seed, const char *purpose, uint8_t out[16]);
+
+/* Runs argv[0] (looked up in $PATH) with argv, stdin from /dev/null, stdout
+ * and stderr captured, the environment plus env_add ("NAME=value" strings,
+ * NULL-terminated; may be NULL), and waits for it.  Returns 0 when it exits
+ * 0.  Otherwise logs one line and returns a negative errno: -ENOENT when the
+ * program is missing ("install the Debian package <package>"), -EIO when it
+ * failed (its first line of output is quoted). */
+int td_run(char *const argv[], char *const env_add[], const char *package);

@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 #include <ctype.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <spawn.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "td.h"
 
@@ -162,4 +167,84 @@ void td_seed_bytes(const char *seed, const char *purpose, uint8_t out[16])
                 out[i] = (uint8_t)(a >> (8 * i));
                 out[8 + i] = (uint8_t)(b >> (8 * i));
         }
+}
+
+extern char **environ;
+
+/* environ + add, as a new NULL-terminated array (the strings are shared);
+ * a name in add replaces the same name in environ. */
+static char **env_merge(char *const add[])
+{
+        size_t n = 0, m = 0, k = 0;
+        char **env;
+
+        while (environ[n])
+                n++;
+        while (add && add[m])
+                m++;
+        env = td_calloc(n + m + 1, sizeof(*env));
+        for (size_t i = 0; i < n; i++) {
+                bool replaced = false;
+
+                for (size_t j = 0; j < m && !replaced; j++) {
+                        size_t len = strcspn(add[j], "=");
+
+                        replaced = strncmp(environ[i], add[j], len + 1) == 0;
+                }
+                if (!replaced)
+                        env[k++] = environ[i];
+        }
+        for (size_t j = 0; j < m; j++)
+                env[k++] = add[j];
+        return env;
+}
+
+int td_run(char *const argv[], char *const env_add[], const char *package)
+{
+        const char *tmpdir = getenv("TMPDIR");
+        _cleanup_free_ char *errpath = NULL;
+        _cleanup_free_ char **env = NULL;
+        _cleanup_close_ int err_fd = -1;
+        posix_spawn_file_actions_t fa;
+        pid_t pid;
+        int r, status;
+
+        if (!tmpdir || !*tmpdir)
+                tmpdir = "/tmp";
+        errpath = td_asprintf("%s/treedisk-run-XXXXXX", tmpdir);
+        err_fd = mkostemp(errpath, O_CLOEXEC);
+        if (err_fd < 0)
+                return td_log_errno(-errno, "create a temporary file in '%s' (set TMPDIR)", tmpdir);
+        unlink(errpath);
+
+        env = env_merge(env_add);
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_adddup2(&fa, err_fd, 1);
+        posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
+        r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, env);
+        posix_spawn_file_actions_destroy(&fa);
+        if (r == ENOENT)
+                return td_log_error(-ENOENT, "'%s' not found: install the Debian package %s",
+                                    argv[0], package);
+        if (r != 0)
+                return td_log_errno(-r, "run '%s'", argv[0]);
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return td_log_errno(-errno, "wait for '%s'", argv[0]);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                char msg[512] = "";
+                ssize_t n = pread(err_fd, msg, sizeof(msg) - 1, 0);
+                char *line = msg;
+
+                if (n > 0) {
+                        msg[n] = '\0';
+                        /* the first line that says something */
+                        line += strspn(line, " \n");
+                        line[strcspn(line, "\n")] = '\0';
+                }
+                return td_log_error(-EIO, "%s failed: %s (is the Debian package %s installed "
+                                    "and complete?)", argv[0], *line ? line : "no message", package);
+        }
+        return 0;
 }

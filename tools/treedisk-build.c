@@ -62,6 +62,13 @@ static void print_info(const struct td_image *img)
         printf("files: %zu\n", i.n_files);
         printf("regions: %zu\n", i.n_regions);
         printf("needed_bytes: %" PRIu64 "\n", i.needed_bytes);
+        printf("firmware: %s\n", i.firmware == TD_FIRMWARE_BOTH ? "both" :
+                                 i.firmware == TD_FIRMWARE_UEFI ? "uefi" :
+                                 i.firmware == TD_FIRMWARE_BIOS ? "bios" : "none");
+        printf("secure_boot: %s\n", i.secure_boot ? "yes" : "no");
+        printf("esp_offset: %" PRIu64 "\n", i.esp_offset);
+        printf("esp_bytes: %" PRIu64 "\n", i.esp_bytes);
+        printf("esp_uuid: %s\n", i.esp_uuid);
 }
 
 static int write_image(struct td_image *img)

@@ -23,6 +23,8 @@
 #include "source.h"
 #include "td.h"
 
+#define SPEC(t) (&(struct td_layout_spec){ .table = (t) })
+
 static int parse_table(const char *s, enum td_table_type *t)
 {
         if (strcmp(s, "mbr") == 0)
@@ -124,11 +126,12 @@ int main(int argc, char **argv)
         o.table = table;
         o.grub = true;
         o.grub_dir = getenv("TD_GRUB_DIR");
+        o.firmware = TD_FIRMWARE_BIOS;
 
         if (strcmp(argv[1], "layout") == 0) {
                 uint64_t bytes = strtoull(argv[3], NULL, 0);
 
-                if (td_layout_for_disk(table, bytes, &l) < 0)
+                if (td_layout_for_disk(SPEC(table), bytes, &l) < 0)
                         return 1;
                 printf("%" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", l.part_offset, l.part_bytes,
                        l.bios_offset, l.bios_bytes);
@@ -141,11 +144,11 @@ int main(int argc, char **argv)
 
                 scan_names(&tree, argv[3], "boot");
                 scan_names(&tree, argv[3], "etc");
-                if (td_grub_prepare(&o, table, &g) < 0)
+                if (td_grub_prepare(&o, table, "U-U", &g) < 0)
                         return 1;
                 r = td_grub_add_files(g, &tree, argv[4], argc > 5 ? argv[5] : NULL);
                 if (r == 0)
-                        r = td_grub_add_fstab(&tree, &o, argv[4]);
+                        r = td_grub_add_fstab(&tree, &o, argv[4], NULL);
                 if (r == 0)
                         r = dump(tree.root, argv[3]);
                 td_tree_done(&tree);
@@ -165,9 +168,9 @@ int main(int argc, char **argv)
                         perror(argv[3]);
                         return 1;
                 }
-                if (td_layout_for_disk(table, (uint64_t)st.st_size, &l) < 0)
+                if (td_layout_for_disk(SPEC(table), (uint64_t)st.st_size, &l) < 0)
                         return 1;
-                if (td_grub_prepare(&o, table, &g) < 0)
+                if (td_grub_prepare(&o, table, "U-U", &g) < 0)
                         return 1;
                 if (td_grub_place(g, &l, mbr, &core, &core_len, &core_off) < 0)
                         return 1;

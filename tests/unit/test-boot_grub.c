@@ -13,6 +13,8 @@
 #include "boot_grub.h"
 #include "source.h"
 #include "td.h"
+
+#define SPEC(t) (&(struct td_layout_spec){ .table = (t) })
 #include "tree.h"
 
 /* A stand-in boot.img: recognisable bytes, the jmp at 0x66 that setup NOPs,
@@ -212,6 +214,7 @@ static void opts_init(struct td_image_opts *o)
         memset(o, 0, sizeof(*o));
         o->source_date_epoch = 1234567890;
         o->grub_dir = getenv("TD_GRUB_DIR");
+        o->firmware = TD_FIRMWARE_BIOS;
 }
 
 static void test_fstab(void **state)
@@ -223,7 +226,7 @@ static void test_fstab(void **state)
         opts_init(&o);
         /* no /etc at all */
         tree_init(&t);
-        assert_int_equal(td_grub_add_fstab(&t, &o, "01234567-89ab-cdef-0123-456789abcdef"), 0);
+        assert_int_equal(td_grub_add_fstab(&t, &o, "01234567-89ab-cdef-0123-456789abcdef", NULL), 0);
         n = td_tree_lookup(&t, "/etc/fstab");
         assert_string_equal(mem_text(n),
                             "# written by treedisk --fstab\n"
@@ -240,7 +243,7 @@ static void test_fstab(void **state)
         etc = add(&t, t.root, "etc", S_IFDIR | 0755);
         n = add(&t, etc, "fstab", S_IFREG | 0600);
         o.fs = TD_FS_EXT2;
-        assert_int_equal(td_grub_add_fstab(&t, &o, "u"), 0);
+        assert_int_equal(td_grub_add_fstab(&t, &o, "u", NULL), 0);
         assert_string_equal(mem_text(n), "# written by treedisk --fstab\nUUID=u / ext2 defaults 0 1\n");
         assert_int_equal(n->mode, S_IFREG | 0600);
         td_tree_done(&t);
@@ -250,7 +253,7 @@ static void test_fstab(void **state)
         etc = add(&t, t.root, "etc", S_IFDIR | 0755);
         n = add(&t, etc, "fstab", S_IFREG | 0644);
         n->size = 10;
-        assert_int_equal(td_grub_add_fstab(&t, &o, "u"), 0);
+        assert_int_equal(td_grub_add_fstab(&t, &o, "u", NULL), 0);
         assert_null(n->mem);
         assert_int_equal(n->size, 10);
         td_tree_done(&t);
@@ -275,7 +278,7 @@ static void test_add_files(void **state)
         if (!have_grub())
                 skip(); /* needs grub-pc-bin */
         opts_init(&o);
-        assert_int_equal(td_grub_prepare(&o, TD_TABLE_MBR, &g), 0);
+        assert_int_equal(td_grub_prepare(&o, TD_TABLE_MBR, "U-U", &g), 0);
         assert_true(td_grub_core_bytes(g) % 512 == 0);
 
         tree_init(&t);
@@ -381,8 +384,8 @@ static void test_place(void **state)
                 static const uint8_t ks_mbr[8] = { 1, 0, 0, 0, 0, 0, 0, 0 };
                 static const uint8_t ks_gpt[8] = { 0x00, 0xf0, 0x01, 0, 0, 0, 0, 0 };
 
-                assert_int_equal(td_grub_prepare(&o, tt, &g), 0);
-                assert_int_equal(td_layout_for_disk(tt, 64 << 20, &l), 0);
+                assert_int_equal(td_grub_prepare(&o, tt, "U-U", &g), 0);
+                assert_int_equal(td_layout_for_disk(SPEC(tt), 64 << 20, &l), 0);
                 fake_mbr(mbr);
                 assert_int_equal(td_grub_place(g, &l, mbr, &core, &len, &off), 0);
                 assert_int_equal(off, gpt ? 126976 * 512 : 512);
@@ -397,7 +400,7 @@ static void test_place(void **state)
                 assert_int_equal(core[0x1ff], 0x08);
                 free(core);
                 /* the wrong table for this core.img */
-                assert_int_equal(td_layout_for_disk(gpt ? TD_TABLE_MBR : TD_TABLE_GPT, 64 << 20, &l), 0);
+                assert_int_equal(td_layout_for_disk(SPEC(gpt ? TD_TABLE_MBR : TD_TABLE_GPT), 64 << 20, &l), 0);
                 assert_int_equal(td_grub_place(g, &l, mbr, &core, &len, &off), -EINVAL);
                 td_grub_free(g);
         }
@@ -410,7 +413,7 @@ static void test_prepare_missing(void **state)
 
         opts_init(&o);
         o.grub_dir = "/nonexistent/grub/i386-pc";
-        assert_int_equal(td_grub_prepare(&o, TD_TABLE_MBR, &g), -ENOENT);
+        assert_int_equal(td_grub_prepare(&o, TD_TABLE_MBR, "U-U", &g), -ENOENT);
         assert_null(g);
         td_grub_free(NULL);
 }

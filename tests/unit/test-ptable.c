@@ -23,6 +23,8 @@
 #include "ptable.h"
 #include "td.h"
 
+#define SPEC(t) (&(struct td_layout_spec){ .table = (t) })
+
 #define MIB (UINT64_C(1) << 20)
 #define TIB (UINT64_C(1) << 40)
 #define SECT UINT64_C(512)
@@ -116,6 +118,12 @@ static const uint8_t ROOT_GUID[16] = {
 #define ROOT_GUID_STR "C0FFEE00-1234-4567-89AB-CDEFFEDCBA98"
 #define TYPE_LINUX_STR "0FC63DAF-8483-4772-8E79-3D69D8477DE4"
 #define TYPE_BIOS_STR "21686148-6449-6E6F-744E-656564454649"
+#define TYPE_ESP_STR "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
+static const uint8_t ESP_GUID[16] = {
+        0xe5, 0x90, 0x00, 0x01, 0x02, 0x03, 0x44, 0x05,
+        0x86, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d,
+};
+#define ESP_GUID_STR "E5900001-0203-4405-8607-08090A0B0C0D"
 
 static struct td_ptable_opts opts_for(const struct td_layout *l)
 {
@@ -124,6 +132,7 @@ static struct td_ptable_opts opts_for(const struct td_layout *l)
         memcpy(o.disk_guid, DISK_GUID, 16);
         memcpy(o.bios_part_guid, BIOS_GUID, 16);
         memcpy(o.root_part_guid, ROOT_GUID, 16);
+        memcpy(o.esp_part_guid, ESP_GUID, 16);
         return o;
 }
 
@@ -434,9 +443,9 @@ static void check_sfdisk(const char *path, const char *label, const char *id,
                 assert_json_u64(p, end, "start", want[i].start);
                 assert_json_u64(p, end, "size", want[i].size);
                 assert_json(p, end, "type", want[i].type);
-                if (want[i].uuid)
+                if (want[i].uuid && *want[i].uuid)
                         assert_json(p, end, "uuid", want[i].uuid);
-                else
+                else if (!want[i].uuid) /* MBR: NULL bootable, "" not */
                         assert_json(p, end, "bootable", "true");
                 p = end;
         }
@@ -457,7 +466,7 @@ static void test_mbr_bytes(void **state)
         char *path;
 
         /* 64 MiB of fs: disk 65 MiB = 133120 sectors, partition 2048 + 131072 */
-        assert_int_equal(td_layout_for_fs(TD_TABLE_MBR, 64 * MIB, &l), 0);
+        assert_int_equal(td_layout_for_fs(SPEC(TD_TABLE_MBR), 64 * MIB, &l), 0);
         assert_int_equal(make(&o, &t), 0);
         assert_chunks_sane(&t, l.disk_bytes);
         assert_int_equal(t.n_chunks, 1);
@@ -496,7 +505,7 @@ static void test_mbr_fixed_disk(void **state)
         char *path;
 
         o.disk_id = 0x01020304;
-        assert_int_equal(td_layout_for_disk(TD_TABLE_MBR, 10 * MIB + 3 * 512, &l), 0);
+        assert_int_equal(td_layout_for_disk(SPEC(TD_TABLE_MBR), 10 * MIB + 3 * 512, &l), 0);
         assert_int_equal(make(&o, &t), 0);
         assert_int_equal(t.n_chunks, 1);
         assert_chunk(&t, 0, 0, 512);
@@ -522,7 +531,7 @@ static void test_mbr_largest(void **state)
         struct td_ptable t;
         char h[64];
 
-        assert_int_equal(td_layout_for_disk(TD_TABLE_MBR, 2 * TIB, &l), 0);
+        assert_int_equal(td_layout_for_disk(SPEC(TD_TABLE_MBR), 2 * TIB, &l), 0);
         assert_int_equal(make(&o, &t), 0);
         assert_int_equal(t.n_chunks, 1);
         assert_chunk(&t, 0, 0, 512);
@@ -651,7 +660,7 @@ static void test_gpt_for_fs(void **state)
         struct td_layout l = { 0 };
 
         /* disk 67 MiB: root 2048 + 131072, BIOS boot at 133120, tail 1 MiB */
-        assert_int_equal(td_layout_for_fs(TD_TABLE_GPT, 64 * MIB, &l), 0);
+        assert_int_equal(td_layout_for_fs(SPEC(TD_TABLE_GPT), 64 * MIB, &l), 0);
         assert_int_equal(l.bios_offset, 133120 * SECT);
         check_gpt(&l);
 }
@@ -661,7 +670,7 @@ static void test_gpt_fixed_disk(void **state)
 {
         struct td_layout l = { 0 };
 
-        assert_int_equal(td_layout_for_disk(TD_TABLE_GPT, 100 * MIB + 7 * 512, &l), 0);
+        assert_int_equal(td_layout_for_disk(SPEC(TD_TABLE_GPT), 100 * MIB + 7 * 512, &l), 0);
         check_gpt(&l);
 }
 
@@ -670,7 +679,7 @@ static void test_gpt_large(void **state)
 {
         struct td_layout l = { 0 };
 
-        assert_int_equal(td_layout_for_fs(TD_TABLE_GPT, 3 * TIB, &l), 0);
+        assert_int_equal(td_layout_for_fs(SPEC(TD_TABLE_GPT), 3 * TIB, &l), 0);
         check_gpt(&l);
 }
 
@@ -680,7 +689,7 @@ static void test_mbr_deterministic(void **state)
         struct td_ptable_opts o = opts_for(&l);
         struct td_ptable a, b;
 
-        assert_int_equal(td_layout_for_fs(TD_TABLE_MBR, 8 * MIB, &l), 0);
+        assert_int_equal(td_layout_for_fs(SPEC(TD_TABLE_MBR), 8 * MIB, &l), 0);
         assert_int_equal(make(&o, &a), 0);
         assert_int_equal(make(&o, &b), 0);
         assert_int_equal(a.n_chunks, 1);
@@ -708,28 +717,28 @@ static void test_errors(void **state)
         assert_int_equal(t.n_chunks, 42); /* untouched */
 
         /* not whole sectors */
-        assert_int_equal(td_layout_for_fs(TD_TABLE_MBR, 8 * MIB, &l), 0);
+        assert_int_equal(td_layout_for_fs(SPEC(TD_TABLE_MBR), 8 * MIB, &l), 0);
         l.disk_bytes += 100;
         l.part_bytes += 100;
         assert_int_equal(make(&o, &t), -EINVAL);
 
         /* MBR partition must run to the end */
-        assert_int_equal(td_layout_for_fs(TD_TABLE_MBR, 8 * MIB, &l), 0);
+        assert_int_equal(td_layout_for_fs(SPEC(TD_TABLE_MBR), 8 * MIB, &l), 0);
         l.part_bytes -= MIB;
         assert_int_equal(make(&o, &t), -EINVAL);
 
         /* GPT: no room left for the backup GPT */
-        assert_int_equal(td_layout_for_fs(TD_TABLE_GPT, 8 * MIB, &l), 0);
+        assert_int_equal(td_layout_for_fs(SPEC(TD_TABLE_GPT), 8 * MIB, &l), 0);
         l.bios_bytes += MIB - 32 * 512;
         assert_int_equal(make(&o, &t), -EINVAL);
 
         /* GPT: BIOS boot partition overlapping the root partition */
-        assert_int_equal(td_layout_for_fs(TD_TABLE_GPT, 8 * MIB, &l), 0);
+        assert_int_equal(td_layout_for_fs(SPEC(TD_TABLE_GPT), 8 * MIB, &l), 0);
         l.bios_offset -= 512;
         assert_int_equal(make(&o, &t), -EINVAL);
 
         /* unknown table, no layout */
-        assert_int_equal(td_layout_for_fs(TD_TABLE_GPT, 8 * MIB, &l), 0);
+        assert_int_equal(td_layout_for_fs(SPEC(TD_TABLE_GPT), 8 * MIB, &l), 0);
         l.table = (enum td_table_type)9;
         assert_int_equal(make(&o, &t), -EINVAL);
         o.layout = NULL;
@@ -737,6 +746,94 @@ static void test_errors(void **state)
         assert_int_equal(t.n_chunks, 42);
 
         td_ptable_done(NULL);
+}
+
+/* ---- EFI System Partition ------------------------------------------------ */
+
+static void test_esp_mbr(void **state)
+{
+        const struct td_layout_spec spec = { .table = TD_TABLE_MBR, .esp_bytes = 64 * MIB };
+        struct td_layout l = { 0 };
+        struct td_ptable_opts o = opts_for(&l);
+        struct td_ptable t;
+        uint8_t sec[512];
+        char h[64], *path;
+
+        /* root 2048 + 131072 sectors, ESP 133120 + 131072 */
+        assert_int_equal(td_layout_for_fs(&spec, 64 * MIB, &l), 0);
+        assert_int_equal(make(&o, &t), 0);
+        assert_chunks_sane(&t, l.disk_bytes);
+        path = assemble(&t, l.disk_bytes);
+        read_at(path, 0, sec, sizeof(sec));
+        hex(sec + 0x1be, 16, h);
+        assert_string_equal(h, "80 20 21 00 83 49 01 08 00 08 00 00 00 00 02 00");
+        /* not bootable, type 0xef, LBA 133120 (0x20800), 131072 sectors */
+        hex(sec + 0x1ce + 4, 1, h);
+        assert_string_equal(h, "ef");
+        assert_int_equal(sec[0x1ce], 0);
+        assert_int_equal(le32(sec + 0x1ce + 8), 133120);
+        assert_int_equal(le32(sec + 0x1ce + 12), 131072);
+        check_sfdisk(path, "dos", "0xdeadbeef",
+                     (struct want_part[]) {
+                             { 2048, 131072, "83", NULL },
+                             { 133120, 131072, "ef", "" },
+                     }, 2, 0, 0);
+        unlink(path);
+        free(path);
+        td_ptable_done(&t);
+}
+
+static void test_esp_gpt(void **state)
+{
+        static const uint8_t TYPE_ESP[16] = {
+                0xc1, 0x2a, 0x73, 0x28, 0xf8, 0x1f, 0x11, 0xd2,
+                0xba, 0x4b, 0x00, 0xa0, 0xc9, 0x3e, 0xc9, 0x3b,
+        };
+        const struct td_layout_spec both = { .table = TD_TABLE_GPT, .esp_bytes = 64 * MIB };
+        const struct td_layout_spec uefi = { .table = TD_TABLE_GPT, .no_bios_boot = true,
+                                             .esp_bytes = 64 * MIB };
+        struct td_layout l = { 0 };
+        struct td_ptable_opts o = opts_for(&l);
+        struct td_ptable t;
+        uint8_t ent[3 * 128];
+        char *path;
+        uint64_t n;
+
+        /* both: root 1, BIOS boot 2, ESP 3 */
+        assert_int_equal(td_layout_for_fs(&both, 64 * MIB, &l), 0);
+        n = l.disk_bytes / SECT;
+        assert_int_equal(make(&o, &t), 0);
+        assert_chunks_sane(&t, l.disk_bytes);
+        path = assemble(&t, l.disk_bytes);
+        read_at(path, 1024, ent, sizeof(ent));
+        check_gpt_entry(ent, TYPE_LINUX, ROOT_GUID, 2048, 133119);
+        check_gpt_entry(ent + 128, TYPE_BIOS, BIOS_GUID, 133120, 135167);
+        check_gpt_entry(ent + 256, TYPE_ESP, ESP_GUID, 135168, 135168 + 131072 - 1);
+        check_sfdisk(path, "gpt", DISK_GUID_STR,
+                     (struct want_part[]) {
+                             { 2048, 131072, TYPE_LINUX_STR, ROOT_GUID_STR },
+                             { 133120, 2048, TYPE_BIOS_STR, BIOS_GUID_STR },
+                             { 135168, 131072, TYPE_ESP_STR, ESP_GUID_STR },
+                     }, 3, 2048, n - 34);
+        unlink(path);
+        free(path);
+        td_ptable_done(&t);
+
+        /* UEFI only: root 1, ESP 2 */
+        assert_int_equal(td_layout_for_fs(&uefi, 64 * MIB, &l), 0);
+        n = l.disk_bytes / SECT;
+        assert_int_equal(make(&o, &t), 0);
+        path = assemble(&t, l.disk_bytes);
+        read_at(path, 1024, ent, sizeof(ent));
+        check_gpt_entry(ent + 128, TYPE_ESP, ESP_GUID, 133120, 133120 + 131072 - 1);
+        check_sfdisk(path, "gpt", DISK_GUID_STR,
+                     (struct want_part[]) {
+                             { 2048, 131072, TYPE_LINUX_STR, ROOT_GUID_STR },
+                             { 133120, 131072, TYPE_ESP_STR, ESP_GUID_STR },
+                     }, 2, 2048, n - 34);
+        unlink(path);
+        free(path);
+        td_ptable_done(&t);
 }
 
 int main(void)
@@ -750,6 +847,8 @@ int main(void)
                 cmocka_unit_test(test_gpt_fixed_disk),
                 cmocka_unit_test(test_gpt_large),
                 cmocka_unit_test(test_errors),
+                cmocka_unit_test(test_esp_mbr),
+                cmocka_unit_test(test_esp_gpt),
         };
         int failed;
 
