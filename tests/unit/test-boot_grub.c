@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "boot_grub.h"
+#include "esp.h"
 #include "source.h"
 #include "td.h"
 
@@ -418,6 +419,183 @@ static void test_prepare_missing(void **state)
         td_grub_free(NULL);
 }
 
+/* A minimal PE32+ header: MZ, e_lfanew 0x80, "PE\0\0", COFF, optional header
+ * magic 0x20b, 16 data directories, the certificate table (entry 4) as asked. */
+static size_t make_pe(uint8_t *buf, size_t len, uint16_t magic, uint32_t n_dirs, uint32_t cert_size)
+{
+        size_t opt = 0x80 + 24, dirs = opt + (magic == 0x20b ? 112 : 96);
+
+        memset(buf, 0, len);
+        buf[0] = 'M';
+        buf[1] = 'Z';
+        buf[0x3c] = 0x80;
+        memcpy(buf + 0x80, "PE\0\0", 4);
+        buf[opt] = (uint8_t)magic;
+        buf[opt + 1] = (uint8_t)(magic >> 8);
+        memcpy(buf + dirs - 4, &n_dirs, 4);
+        memcpy(buf + dirs + 4 * 8, "\x00\x10\x00\x00", 4);  /* file offset */
+        memcpy(buf + dirs + 4 * 8 + 4, &cert_size, 4);
+        return dirs + 16 * 8;
+}
+
+static void test_pe_signed(void **state)
+{
+        uint8_t buf[1024];
+        size_t len;
+
+        len = make_pe(buf, sizeof(buf), 0x20b, 16, 0x900);
+        assert_int_equal(td_grub_pe_signed(buf, len), 1);
+        len = make_pe(buf, sizeof(buf), 0x20b, 16, 0);
+        assert_int_equal(td_grub_pe_signed(buf, len), 0);
+        len = make_pe(buf, sizeof(buf), 0x10b, 16, 8);
+        assert_int_equal(td_grub_pe_signed(buf, len), 1);
+        /* fewer than 5 directories: no certificate table */
+        len = make_pe(buf, sizeof(buf), 0x20b, 4, 8);
+        assert_int_equal(td_grub_pe_signed(buf, len), 0);
+        /* truncated before the directories, no PE signature, no MZ, odd magic */
+        len = make_pe(buf, sizeof(buf), 0x20b, 16, 8);
+        assert_int_equal(td_grub_pe_signed(buf, 0x80 + 24 + 100), -EINVAL);
+        assert_int_equal(td_grub_pe_signed(buf, 0x40), -EINVAL);
+        buf[0x81] = 'X';
+        assert_int_equal(td_grub_pe_signed(buf, len), -EINVAL);
+        make_pe(buf, sizeof(buf), 0x20b, 16, 8);
+        buf[0] = 'X';
+        assert_int_equal(td_grub_pe_signed(buf, len), -EINVAL);
+        make_pe(buf, sizeof(buf), 0x20c, 16, 8);
+        assert_int_equal(td_grub_pe_signed(buf, len), -EINVAL);
+        /* e_lfanew past the end, and at the very end */
+        make_pe(buf, sizeof(buf), 0x20b, 16, 8);
+        memcpy(buf + 0x3c, "\xff\xff\xff\x7f", 4);
+        assert_int_equal(td_grub_pe_signed(buf, len), -EINVAL);
+        memcpy(buf + 0x3c, "\xfc\x03\x00\x00", 4);
+        assert_int_equal(td_grub_pe_signed(buf, sizeof(buf)), -EINVAL);
+
+        /* Debian's own files, when installed: shim signed and not */
+        {
+                static const struct { const char *path; int want; } real[] = {
+                        { "/usr/lib/shim/shimx64.efi.signed", 1 },
+                        { "/usr/lib/shim/shimx64.efi", 0 },
+                        { "/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed", 1 },
+                };
+                for (size_t i = 0; i < TD_ARRAY_SIZE(real); i++) {
+                        FILE *f = fopen(real[i].path, "rb");
+                        uint8_t head[4096];
+                        size_t n;
+
+                        if (!f)
+                                continue;
+                        n = fread(head, 1, sizeof(head), f);
+                        fclose(f);
+                        assert_int_equal(td_grub_pe_signed(head, n), real[i].want);
+                }
+        }
+}
+
+static bool have_grub_efi(void)
+{
+        return access(TD_GRUB_EFI_DEFAULT_DIR "/normal.mod", R_OK) == 0 &&
+               system("command -v grub-mkimage >/dev/null 2>&1") == 0;
+}
+
+static void test_uefi(void **state)
+{
+        struct td_image_opts o;
+        const struct td_esp_file *esp;
+        struct td_grub *g;
+        struct td_tree t;
+        struct td_node *boot, *n;
+
+        if (!have_grub_efi())
+                skip(); /* needs grub-efi-amd64-bin */
+        opts_init(&o);
+        o.firmware = TD_FIRMWARE_UEFI;
+        assert_int_equal(td_grub_prepare(&o, TD_TABLE_GPT, "0123-U", &g), 0);
+        assert_false(td_grub_has_bios(g));
+        /* the ESP: BOOTX64.EFI only, a PE image (x86-64) that embeds the search */
+        assert_int_equal(td_grub_esp_files(g, &esp), 1);
+        assert_string_equal(esp[0].path, "EFI/BOOT/BOOTX64.EFI");
+        assert_true(esp[0].len > 100000);
+        assert_int_equal(td_grub_pe_signed(esp[0].data, esp[0].len), 0);
+        assert_non_null(memmem(esp[0].data, esp[0].len,
+                               "search --no-floppy --fs-uuid --set=root 0123-U\n"
+                               "set prefix=($root)/boot/grub\n", 74));
+
+        tree_init(&t);
+        boot = add(&t, t.root, "boot", S_IFDIR | 0755);
+        add(&t, boot, "vmlinuz-6.1.0-10-amd64", S_IFREG | 0644);
+        assert_int_equal(td_grub_add_files(g, &t, "0123-U", NULL), 0);
+        n = td_tree_lookup(&t, "/boot/grub/x86_64-efi/normal.mod");
+        assert_non_null(n);
+        assert_non_null(n->source);
+        assert_non_null(td_tree_lookup(&t, "/boot/grub/x86_64-efi/command.lst"));
+        assert_null(td_tree_lookup(&t, "/boot/grub/i386-pc"));
+        n = td_tree_lookup(&t, "/boot/efi");
+        assert_non_null(n);
+        assert_int_equal(n->mode, S_IFDIR | 0755);
+        n = td_tree_lookup(&t, "/boot/grub/grub.cfg");
+        assert_non_null(strstr(mem_text(n), "\tlinux /boot/vmlinuz-6.1.0-10-amd64 root=UUID=0123-U ro"));
+        td_tree_done(&t);
+        td_grub_free(g);
+
+        /* fstab with the ESP */
+        tree_init(&t);
+        assert_int_equal(td_grub_add_fstab(&t, &o, "u", "ABCD-0123"), 0);
+        assert_string_equal(mem_text(td_tree_lookup(&t, "/etc/fstab")),
+                            "# written by treedisk --fstab\nUUID=u / ext4 defaults 0 1\n"
+                            "UUID=ABCD-0123 /boot/efi vfat umask=0077 0 1\n");
+        td_tree_done(&t);
+
+        /* a missing x86_64-efi directory names the package */
+        o.grub_efi_dir = "/nonexistent/x86_64-efi";
+        g = NULL;
+        assert_int_equal(td_grub_prepare(&o, TD_TABLE_GPT, "0123-U", &g), -ENOENT);
+        assert_null(g);
+}
+
+static void test_secure_boot(void **state)
+{
+        struct td_image_opts o;
+        const struct td_esp_file *esp;
+        struct td_grub *g;
+        size_t n;
+
+        if (access(TD_SHIM_EFI_DEFAULT, R_OK) < 0 || access(TD_GRUB_SIGNED_EFI_DEFAULT, R_OK) < 0)
+                skip(); /* needs shim-signed and grub-efi-amd64-signed */
+        opts_init(&o);
+        o.firmware = TD_FIRMWARE_BOTH;
+        o.secure_boot = true;
+        assert_int_equal(td_grub_prepare(&o, TD_TABLE_GPT, "0123-U", &g), 0);
+        assert_true(td_grub_has_bios(g));
+        n = td_grub_esp_files(g, &esp);
+        assert_true(n == 3 || n == 4);
+        assert_string_equal(esp[0].path, "EFI/BOOT/BOOTX64.EFI");
+        assert_int_equal(td_grub_pe_signed(esp[0].data, esp[0].len), 1);
+        assert_string_equal(esp[1].path, "EFI/BOOT/grubx64.efi");
+        assert_int_equal(td_grub_pe_signed(esp[1].data, esp[1].len), 1);
+        if (n == 4)
+                assert_string_equal(esp[2].path, "EFI/BOOT/mmx64.efi");
+        assert_string_equal(esp[n - 1].path, "EFI/debian/grub.cfg");
+        assert_int_equal(esp[n - 1].len, strlen("search --no-floppy --fs-uuid --set=root 0123-U\n"
+                                                "set prefix=($root)/boot/grub\n"
+                                                "configfile $prefix/grub.cfg\n"));
+        assert_memory_equal(esp[n - 1].data, "search --no-floppy --fs-uuid --set=root 0123-U\n"
+                                             "set prefix=($root)/boot/grub\n"
+                                             "configfile $prefix/grub.cfg\n", esp[n - 1].len);
+        td_grub_free(g);
+
+        /* a missing shim names its package; an unsigned one is refused */
+        setenv("TD_SHIM_EFI", "/nonexistent/shimx64.efi.signed", 1);
+        g = NULL;
+        assert_int_equal(td_grub_prepare(&o, TD_TABLE_GPT, "0123-U", &g), -ENOENT);
+        assert_null(g);
+        if (access("/usr/lib/shim/shimx64.efi", R_OK) == 0) {
+                setenv("TD_SHIM_EFI", "/usr/lib/shim/shimx64.efi", 1);
+                assert_int_equal(td_grub_prepare(&o, TD_TABLE_GPT, "0123-U", &g), -EINVAL);
+                assert_null(g);
+        }
+        unsetenv("TD_SHIM_EFI");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -430,6 +608,9 @@ int main(void)
                 cmocka_unit_test(test_add_files),
                 cmocka_unit_test(test_place),
                 cmocka_unit_test(test_prepare_missing),
+                cmocka_unit_test(test_pe_signed),
+                cmocka_unit_test(test_uefi),
+                cmocka_unit_test(test_secure_boot),
         };
 
         td_log_set_max_level(TD_LOG_WARNING);
