@@ -186,6 +186,14 @@ static int build_disk(struct td_image *img)
         uint8_t id[16];
         int r;
 
+        /* A block device larger than the image: its true end for the backup GPT. */
+        if (o->device_bytes && o->table == TD_TABLE_GPT) {
+                uint64_t dev = o->device_bytes / TD_SECTOR_SIZE * TD_SECTOR_SIZE;
+
+                if (dev > img->layout.disk_bytes)
+                        img->layout.disk_bytes = dev;
+        }
+
         make_id(o, "disk-id", id, false);
         memcpy(&po.disk_id, id, 4);
         if (po.disk_id == 0)
@@ -477,6 +485,7 @@ int td_image_write(struct td_image *img, int fd, bool sparse)
         _cleanup_free_ uint8_t *buf = td_malloc(bufsize);
         const struct td_regions *t = &img->regions;
         struct stat st;
+        uint64_t parts_end;
         bool seekable;
         int r;
 
@@ -485,10 +494,17 @@ int td_image_write(struct td_image *img, int fd, bool sparse)
         seekable = S_ISREG(st.st_mode) || S_ISBLK(st.st_mode);
         if (sparse && S_ISREG(st.st_mode) && ftruncate(fd, 0) < 0)
                 return td_log_errno(-errno, "truncating the output");
+        /* a device's unpartitioned end (but for the backup GPT) stays as it was */
+        parts_end = TD_MAX(img->layout.part_offset + img->layout.part_bytes,
+                           TD_MAX(img->layout.bios_offset + img->layout.bios_bytes,
+                                  img->layout.esp_offset + img->layout.esp_bytes));
         for (size_t i = 0; i < t->n; i++) {
                 const struct td_region *reg = &t->r[i];
 
                 if (reg->type == TD_REGION_ZERO && sparse && seekable)
+                        continue;
+                if (reg->type == TD_REGION_ZERO && S_ISBLK(st.st_mode) && img->opts.device_bytes &&
+                    reg->start >= parts_end)
                         continue;
                 for (uint64_t done = 0; done < reg->len;) {
                         size_t n = (size_t)TD_MIN((uint64_t)bufsize, reg->len - done);

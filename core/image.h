@@ -53,6 +53,12 @@ struct td_image_opts {
         bool secure_boot;            /* the ESP boots Debian's signed shim + GRUB */
         uint64_t esp_bytes;          /* 0: TD_ESP_DEFAULT_BYTES */
         const char *grub_efi_dir;    /* NULL: /usr/lib/grub/x86_64-efi */
+
+        /* The output is a block device of this many bytes (0: not).  With
+         * GPT the disk takes the device's size: the partitions stay as they
+         * would be, the space after them is unpartitioned and the backup GPT
+         * sits in the device's last sectors. */
+        uint64_t device_bytes;
 };
 
 void td_image_opts_init(struct td_image_opts *o);
@@ -109,5 +115,7 @@ int td_image_identity(struct td_image *img, uint8_t id[32], char *desc, size_t d
 
 /* Writes the whole image to fd from offset 0.  sparse: skip zero regions
  * (fd must be a regular file that reads zeros there; it is truncated to the
- * image size); otherwise every byte is written (pipes, block devices). */
+ * image size); otherwise every byte is written (pipes, block devices), but
+ * for the unpartitioned space after the last partition of a block device
+ * (o->device_bytes), which is left as it is. */
 int td_image_write(struct td_image *img, int fd, bool sparse);

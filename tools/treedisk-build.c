@@ -161,6 +161,20 @@ int main(int argc, char **argv)
         if (td_cli_parse_env(&arg_opts) < 0)
                 return 2;
         arg_opts.source = argv[optind];
+        if (arg_output && strcmp(arg_output, "-") != 0) {
+                struct stat st;
+
+                /* A block device: the image takes its size (see image.h). */
+                if (stat(arg_output, &st) == 0 && S_ISBLK(st.st_mode)) {
+                        _cleanup_close_ int fd = open(arg_output, O_RDONLY | O_CLOEXEC);
+
+                        r = fd < 0 ? -errno : ioctl_size(fd, &arg_opts.device_bytes);
+                        if (r < 0) {
+                                td_log_errno(r, "'%s': reading the device's size", arg_output);
+                                return 1;
+                        }
+                }
+        }
 
         r = td_image_build(&arg_opts, &img);
         if (r < 0)
