@@ -83,5 +83,5 @@ void td_seed_bytes(const char *seed, const char *purpose, uint8_t out[16]);
  * NULL-terminated; may be NULL), and waits for it.  Returns 0 when it exits
  * 0.  Otherwise logs one line and returns a negative errno: -ENOENT when the
  * program is missing ("install the Debian package <package>"), -EIO when it
- * failed (its first line of output is quoted). */
+ * failed (its first line of output is quoted: "mcopy failed: Disk full"). */
 int td_run(char *const argv[], char *const env_add[], const char *package);

@@ -243,8 +243,7 @@ int td_run(char *const argv[], char *const env_add[], const char *package)
                         line += strspn(line, " \n");
                         line[strcspn(line, "\n")] = '\0';
                 }
-                return td_log_error(-EIO, "%s failed: %s (is the Debian package %s installed "
-                                    "and complete?)", argv[0], *line ? line : "no message", package);
+                return td_log_error(-EIO, "%s failed: %s", argv[0], *line ? line : "no message");
         }
         return 0;
 }
