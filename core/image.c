@@ -9,14 +9,14 @@
 #include <time.h>
 #include <uuid/uuid.h>
 
-#include "boot_grub.h"
+#include "disk/boot_grub.h"
 #include "devtable.h"
-#include "esp.h"
+#include "disk/esp.h"
 #include "ext4/ext4.h"
 #include "image.h"
-#include "layout.h"
+#include "disk/layout.h"
 #include "owner.h"
-#include "ptable.h"
+#include "disk/ptable.h"
 #include "regions.h"
 #include "sha256.h"
 #include "source.h"

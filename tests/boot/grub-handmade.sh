@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# core/boot_grub.c on disks made by standard tools, no image builder: the
+# core/disk/boot_grub.c on disks made by standard tools, no image builder: the
 # partition table from sfdisk (geometry of td_layout_for_disk()), the
 # filesystem from mke2fs -d on a scratch copy of the fixture plus the files
 # td_grub_add_files()/td_grub_add_fstab() add, then boot.img and core.img

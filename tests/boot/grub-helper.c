@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* tests/boot/grub-helper: drives core/boot_grub.c without the image builder,
+/* tests/boot/grub-helper: drives core/disk/boot_grub.c without the image builder,
  * so that its output can be booted on a disk made by standard tools.
  *
  *   grub-helper layout mbr|gpt DISK_BYTES
@@ -19,7 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "boot_grub.h"
+#include "disk/boot_grub.h"
 #include "source.h"
 #include "td.h"
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for core/boot_grub.c: the bytes grub-bios-setup would patch,
+/* Unit tests for core/disk/boot_grub.c: the bytes grub-bios-setup would patch,
  * for MBR and GPT, and the files added to the tree. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <cmocka.h>
 
-#include "boot_grub.h"
-#include "esp.h"
+#include "disk/boot_grub.h"
+#include "disk/esp.h"
 #include "source.h"
 #include "td.h"
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for core/esp.c: the ESP made with mkfs.fat and mtools, checked
+/* Unit tests for core/disk/esp.c: the ESP made with mkfs.fat and mtools, checked
  * by fsck.fat, blkid and mtools themselves (tools no one here wrote). */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "esp.h"
+#include "disk/esp.h"
 #include "td.h"
 
 #define MIB (1024ull * 1024)

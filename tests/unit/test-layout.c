@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for core/layout.c: disk geometry, limits and errno values. */
+/* Unit tests for core/disk/layout.c: disk geometry, limits and errno values. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "layout.h"
+#include "disk/layout.h"
 
 #define SPEC(t) (&(struct td_layout_spec){ .table = (t) })
 

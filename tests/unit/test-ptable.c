@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for core/ptable.c: the exact bytes of the MBR, the GPT checked
+/* Unit tests for core/disk/ptable.c: the exact bytes of the MBR, the GPT checked
  * field by field (CRCs included) and by sfdisk, which no one here wrote. */
 #include <ctype.h>
 #include <dirent.h>
@@ -20,7 +20,7 @@
 
 #include <cmocka.h>
 
-#include "ptable.h"
+#include "disk/ptable.h"
 #include "td.h"
 
 #define SPEC(t) (&(struct td_layout_spec){ .table = (t) })
