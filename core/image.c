@@ -38,6 +38,7 @@ struct td_image {
         struct td_ptable pt;
         struct td_ptable esp;  /* the ESP's non-zero sectors */
         uint32_t esp_volume_id;
+        uint64_t own_disk_bytes; /* the disk's size before a block device extended it */
         struct td_regions regions;
         struct td_image_info info;
         uint8_t uuid[16];
@@ -187,6 +188,7 @@ static int build_disk(struct td_image *img)
         int r;
 
         /* A block device larger than the image: its true end for the backup GPT. */
+        img->own_disk_bytes = img->layout.disk_bytes;
         if (o->device_bytes && o->table == TD_TABLE_GPT) {
                 uint64_t dev = o->device_bytes / TD_SECTOR_SIZE * TD_SECTOR_SIZE;
 
@@ -485,7 +487,7 @@ int td_image_write(struct td_image *img, int fd, bool sparse)
         _cleanup_free_ uint8_t *buf = td_malloc(bufsize);
         const struct td_regions *t = &img->regions;
         struct stat st;
-        uint64_t parts_end;
+        uint64_t skip_lo = UINT64_MAX, skip_hi = UINT64_MAX;
         bool seekable;
         int r;
 
@@ -494,20 +496,28 @@ int td_image_write(struct td_image *img, int fd, bool sparse)
         seekable = S_ISREG(st.st_mode) || S_ISBLK(st.st_mode);
         if (sparse && S_ISREG(st.st_mode) && ftruncate(fd, 0) < 0)
                 return td_log_errno(-errno, "truncating the output");
-        /* a device's unpartitioned end (but for the backup GPT) stays as it was */
-        parts_end = TD_MAX(img->layout.part_offset + img->layout.part_bytes,
-                           TD_MAX(img->layout.bios_offset + img->layout.bios_bytes,
-                                  img->layout.esp_offset + img->layout.esp_bytes));
+        /* A device larger than the image: what lies past the image's own
+         * size stays as it was (as after dd), but for the backup GPT (its
+         * entries and header, the last 33 sectors), written whole. */
+        if (S_ISBLK(st.st_mode) && t->size > img->own_disk_bytes + 33 * TD_SECTOR_SIZE) {
+                skip_lo = img->own_disk_bytes;
+                skip_hi = t->size - 33 * TD_SECTOR_SIZE;
+        }
         for (size_t i = 0; i < t->n; i++) {
                 const struct td_region *reg = &t->r[i];
 
                 if (reg->type == TD_REGION_ZERO && sparse && seekable)
                         continue;
-                if (reg->type == TD_REGION_ZERO && S_ISBLK(st.st_mode) && img->opts.device_bytes &&
-                    reg->start >= parts_end)
-                        continue;
                 for (uint64_t done = 0; done < reg->len;) {
                         size_t n = (size_t)TD_MIN((uint64_t)bufsize, reg->len - done);
+                        uint64_t at = reg->start + done;
+
+                        if (reg->type == TD_REGION_ZERO && at >= skip_lo && at < skip_hi) {
+                                done = TD_MIN(reg->len, skip_hi - reg->start);
+                                continue;
+                        }
+                        if (reg->type == TD_REGION_ZERO && at < skip_lo)
+                                n = (size_t)TD_MIN((uint64_t)n, skip_lo - at);
 
                         r = td_regions_pread(t, buf, n, reg->start + done);
                         if (r < 0)

@@ -116,6 +116,6 @@ int td_image_identity(struct td_image *img, uint8_t id[32], char *desc, size_t d
 /* Writes the whole image to fd from offset 0.  sparse: skip zero regions
  * (fd must be a regular file that reads zeros there; it is truncated to the
  * image size); otherwise every byte is written (pipes, block devices), but
- * for the unpartitioned space after the last partition of a block device
- * (o->device_bytes), which is left as it is. */
+ * on a block device that extended a GPT disk (o->device_bytes) what lies
+ * between the image's own size and the backup GPT is left as it is. */
 int td_image_write(struct td_image *img, int fd, bool sparse);
