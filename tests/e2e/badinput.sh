@@ -14,21 +14,6 @@ O=$T/out
 rc=0
 bad() { log "$*"; rc=1; }
 
-# expect_error NAME WORD ARGS...: the build fails with one 'treedisk: ' line containing WORD
-expect_error() {
-        local name=$1 word=$2
-        shift 2
-        rm -f "$O/out.img"
-        if td_build_as_user "$@"; then
-                bad "$name: exit 0"
-        fi
-        [ ! -e "$O/out.img" ] || bad "$name: OUT left behind"
-        [ -s "$T/build.err" ] || { bad "$name: nothing on stderr"; return; }
-        grep -q '^treedisk: ' "$T/build.err" || bad "$name: stderr does not start with 'treedisk: '"
-        [ "$(wc -l <"$T/build.err")" = 1 ] || bad "$name: $(wc -l <"$T/build.err") lines on stderr, want 1"
-        [ -z "$word" ] || grep -qF -- "$word" "$T/build.err" || bad "$name: message does not name '$word'"
-}
-
 expect_error "missing SOURCE" "$T/nope" "$T/nope" -o "$O/out.img"
 echo file >"$T/regular"
 expect_error "SOURCE a regular file" "$T/regular" "$T/regular" -o "$O/out.img"

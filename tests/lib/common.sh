@@ -9,6 +9,7 @@
 #   td_tmpdir                make $T, a temp dir removed at exit
 #   as_user CMD...           run CMD as an unprivileged user when we are root
 #   td_build ARGS...         run $TREEDISK_BUILD, its stderr kept in $T/build.err
+#   expect_error NAME WORD ARGS...  the builder fails with one clear line
 #   make_fixture NAME DEST [ARGS]   fixtures/make-NAME.sh
 #   part_offset IMG / part_bytes IMG   partition 1 from `sfdisk --json`
 #   check_image IMG SRC [--fs T] [--label L] [--uuid U] [--no-mount] ...
@@ -97,6 +98,23 @@ as_user() {
 }
 # a directory the unprivileged user may write into
 user_dir() { mkdir -p "$1"; if is_root; then chown "$TD_USER:$TD_GROUP" "$1"; fi; }
+
+# expect_error NAME WORD ARGS...: the builder, as the user, fails with one
+# line on stderr that starts with 'treedisk: ' and contains WORD (if not
+# empty), and leaves no $O/out.img.  Reports through the test's bad().
+expect_error() {
+        local name=$1 word=$2
+        shift 2
+        rm -f "$O/out.img"
+        if td_build_as_user "$@"; then
+                bad "$name: exit 0"
+        fi
+        [ ! -e "$O/out.img" ] || bad "$name: OUT left behind"
+        [ -s "$T/build.err" ] || { bad "$name: nothing on stderr"; return; }
+        grep -q '^treedisk: ' "$T/build.err" || bad "$name: stderr does not start with 'treedisk: '"
+        [ "$(wc -l <"$T/build.err")" = 1 ] || bad "$name: $(wc -l <"$T/build.err") lines on stderr, want 1"
+        [ -z "$word" ] || grep -qF -- "$word" "$T/build.err" || bad "$name: message does not name '$word'"
+}
 
 require_builder() {
         [ -x "$TREEDISK_BUILD" ] || skip "treedisk-build not built ($TREEDISK_BUILD)"
