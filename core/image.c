@@ -19,7 +19,7 @@
 #include "disk/ptable.h"
 #include "regions.h"
 #include "sha256.h"
-#include "source.h"
+#include "source/source.h"
 #include "td.h"
 
 #define MIB (1024u * 1024u)

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "regions.h"
-#include "source.h"
+#include "source/source.h"
 #include "td.h"
 
 void td_regions_add(struct td_regions *t, const struct td_region *r)

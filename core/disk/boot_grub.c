@@ -19,7 +19,7 @@
 
 #include "boot_grub.h"
 #include "esp.h"
-#include "source.h"
+#include "source/source.h"
 #include "td.h"
 
 #define SECTOR 512u

@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 
 #include "disk/boot_grub.h"
-#include "source.h"
+#include "source/source.h"
 #include "td.h"
 
 #define SPEC(t) (&(struct td_layout_spec){ .table = (t) })

@@ -12,7 +12,7 @@
 
 #include "disk/boot_grub.h"
 #include "disk/esp.h"
-#include "source.h"
+#include "source/source.h"
 #include "td.h"
 
 #define SPEC(t) (&(struct td_layout_spec){ .table = (t) })

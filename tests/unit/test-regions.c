@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "regions.h"
-#include "source.h"
+#include "source/source.h"
 #include "td.h"
 
 /* ---- a fake source: byte at (file_id, off) is a function of both ---- */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for core/source_dir.c and core/source.c: scanning a directory
+/* Unit tests for core/source/dir.c and core/source/source.c: scanning a directory
  * made here with every kind of entry, then reading files through the source. */
 #include <dirent.h>
 #include <fcntl.h>
@@ -23,7 +23,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "source.h"
+#include "source/source.h"
 #include "td.h"
 #include "tree.h"
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* core/source_squashfs.c: a tree made here, mksquashfs'd with every
+/* core/source/squashfs.c: a tree made here, mksquashfs'd with every
  * compressor libsquashfuse reads, must come back as the same tree (names,
  * kinds, modes, owners, times, sizes, link targets, xattrs, hard links,
  * device numbers) with the same bytes through ->pread, holes as holes; from
@@ -27,7 +27,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "source.h"
+#include "source/source.h"
 #include "td.h"
 #include "tree.h"
 

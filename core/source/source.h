@@ -50,7 +50,7 @@ int td_source_open(const char *path, const struct td_scan_opts *opts,
                    struct td_source **ret, struct td_tree *tree);
 
 #ifdef TD_HAVE_SQUASHFS
-/* core/source_squashfs.c: scans the squashfs image at path into *tree. */
+/* core/source/squashfs.c: scans the squashfs image at path into *tree. */
 int td_source_squashfs_open(const char *path, const struct td_scan_opts *opts,
                             struct td_source **ret, struct td_tree *tree);
 #endif
