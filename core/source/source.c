@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* treedisk: opening a source by what it is (directory, squashfs image). */
+/* treedisk: opening a source by what it is (directory, squashfs image, tar
+ * archive).  The one place that decides: a directory by stat, squashfs by
+ * blkid, a tar (compressed or not) by libarchive's own format detection. */
 #include <blkid/blkid.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -31,7 +33,7 @@ static int probe_type(const char *path, char **type)
         r = blkid_do_safeprobe(pr);
         if (r == -2) {
                 blkid_free_probe(pr);
-                return td_log_error(-EINVAL, "'%s': not a directory or a squashfs image "
+                return td_log_error(-EINVAL, "'%s': not a directory, a squashfs image or a tar archive "
                                     "(blkid sees several filesystem signatures)", path);
         }
         if (r < 0) {
@@ -48,6 +50,7 @@ int td_source_open(const char *path, const struct td_scan_opts *opts,
                    struct td_source **ret, struct td_tree *tree)
 {
         _cleanup_free_ char *type = NULL;
+        char desc[128] = "";
         struct stat st;
         int r;
 
@@ -55,13 +58,13 @@ int td_source_open(const char *path, const struct td_scan_opts *opts,
         if (stat(path, &st) < 0) {
                 if (errno == ENOENT)
                         return td_log_error(-ENOENT, "'%s': no such file or directory "
-                                            "(SOURCE must be a directory or a squashfs image)", path);
+                                            "(SOURCE must be a directory, a squashfs image or a tar archive)", path);
                 return td_log_errno(-errno, "'%s': cannot stat", path);
         }
         if (S_ISDIR(st.st_mode))
                 return td_source_dir_open(path, opts, ret, tree);
         if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
-                return td_log_error(-EINVAL, "'%s': not a directory or a squashfs image (it is a %s)",
+                return td_log_error(-EINVAL, "'%s': not a directory, a squashfs image or a tar archive (it is a %s)",
                                     path, S_ISCHR(st.st_mode) ? "character device" :
                                     S_ISFIFO(st.st_mode) ? "fifo" : S_ISSOCK(st.st_mode) ? "socket" : "special file");
 
@@ -77,9 +80,17 @@ int td_source_open(const char *path, const struct td_scan_opts *opts,
                                     path);
 #endif
         }
+        if (st.st_size == 0 && S_ISREG(st.st_mode))
+                return td_log_error(-EINVAL, "'%s': an empty file (SOURCE must be a directory, a squashfs "
+                                    "image or a tar archive)", path);
+        r = td_source_tar_probe(path, desc, sizeof(desc));
+        if (r < 0)
+                return r;
+        if (r > 0)
+                return td_source_tar_open(path, opts, ret, tree);
         if (type)
-                return td_log_error(-EINVAL, "'%s': not a directory or a squashfs image (blkid sees: %s)",
-                                    path, type);
-        return td_log_error(-EINVAL, "'%s': not a directory or a squashfs image "
-                            "(blkid recognises no filesystem)", path);
+                return td_log_error(-EINVAL, "'%s': not a directory, a squashfs image or a tar archive "
+                                    "(blkid sees: %s)", path, type);
+        return td_log_error(-EINVAL, "'%s': not a directory, a squashfs image or a tar archive "
+                            "(blkid recognises no filesystem; %s)", path, desc);
 }

@@ -55,6 +55,15 @@ int td_source_squashfs_open(const char *path, const struct td_scan_opts *opts,
                             struct td_source **ret, struct td_tree *tree);
 #endif
 
+/* core/source/tar.c: 1 when libarchive reads path as a tar archive
+ * (uncompressed or through any of its decompression filters), 0 when not
+ * (desc then says what it saw), or a logged negative errno. */
+int td_source_tar_probe(const char *path, char *desc, size_t desc_len);
+/* Scans the tar archive at path into *tree; file data stays in the archive
+ * (or, compressed, in a decompressed copy under $TMPDIR). */
+int td_source_tar_open(const char *path, const struct td_scan_opts *opts,
+                       struct td_source **ret, struct td_tree *tree);
+
 static inline int td_source_pread(struct td_source *s, uint32_t file_id, void *buf,
                                   size_t len, uint64_t off)
 {

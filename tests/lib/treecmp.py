@@ -60,6 +60,20 @@ def walk_names(root):
     return out
 
 
+def disk_len(name, value):
+    """Length of an xattr value as ext4 stores it (debugfs shows that one):
+    a POSIX ACL goes from Linux's xattr form (4-byte header, 8-byte entries)
+    to ext4's (4-byte header, 4-byte entries but for named users and groups,
+    8; fs/ext4/acl.h)."""
+    if name in ("system.posix_acl_access", "system.posix_acl_default") and len(value) >= 4:
+        n = 4
+        for i in range(4, len(value) - 7, 8):
+            tag = value[i] | value[i + 1] << 8
+            n += 8 if tag in (0x02, 0x08) else 4
+        return n
+    return len(value)
+
+
 def xattrs(path):
     try:
         names = os.listxattr(path, follow_symlinks=False)
@@ -352,7 +366,7 @@ def cmp_debugfs(part, src, args):
         withx = [rel for rel in common if xattrs(os.path.join(bsrc, rel))][:2000]
         if withx and not args.no_xattrs:
             for rel, lines in zip(withx, run_debugfs(part, [b"ea_list " + dq(r) for r in withx], tmp)):
-                want = {k: len(v) for k, v in xattrs(os.path.join(bsrc, rel)).items()}
+                want = {k: disk_len(k, v) for k, v in xattrs(os.path.join(bsrc, rel)).items()}
                 got = {}
                 for line in lines:
                     line = line.strip()

@@ -1,0 +1,1021 @@
+/* SPDX-License-Identifier: MIT */
+/* treedisk: a tar archive as SOURCE, read with libarchive (ustar, GNU, pax:
+ * long names, pax and GNU sparse files, SCHILY/LIBARCHIVE xattrs, POSIX ACLs,
+ * nanosecond times, hard links, devices, fifos).
+ *
+ * Lazy: libarchive is handed the whole archive as one memory-mapped block.
+ * For an uncompressed tar its reader then returns each file's data as a
+ * pointer into that block without copying it, so pointer - base is the
+ * data's offset in the archive: the file's data blocks map to byte ranges of
+ * the archive, read with pread() only when the image's bytes are read.  Only
+ * the headers are touched during the scan.
+ *
+ * A compressed tar (any filter libarchive knows: gzip, bzip2, xz, lzma, zstd,
+ * lz4, compress) is decompressed once, at start, into an unlinked temporary
+ * file under $TMPDIR, which is then read the same way: it costs one full
+ * decompression before the image is ready and the uncompressed size in
+ * $TMPDIR (not in memory).
+ *
+ * Tar semantics (as extraction gives them): entries in any order; a path
+ * given twice, the last wins (a directory over a directory merges); a missing
+ * parent directory is made 0755 root:root with the archive's newest mtime;
+ * "./" prefixes, a leading '/' and "." components are dropped; ".." that
+ * would leave the tree is an error naming the entry. */
+#include <archive.h>
+#include <archive_entry.h>
+#include <assert.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <locale.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "source.h"
+#include "td.h"
+
+#define RANGE_ALIGN 4096u
+
+/* A piece of a file's data inside the archive. */
+struct tar_extent {
+        uint64_t file_off, arch_off, len;
+};
+
+struct tar_file {
+        size_t first;      /* index into ->ext */
+        uint32_t n;        /* extents, sorted by file_off, not overlapping */
+        char *name;        /* the entry's path, for messages; owned */
+};
+
+struct tar_source {
+        struct td_source base;
+        char *path;        /* the archive as the user named it; owned */
+        int fd;            /* the archive, or its decompressed copy */
+        bool decompressed; /* fd is a private unlinked copy: it cannot change */
+        struct stat st;    /* of fd at open: a changed archive reads as EIO */
+        atomic_bool reported;
+        struct tar_file *files;
+        size_t n_files, cap_files;
+        struct tar_extent *ext;
+        size_t n_ext, cap_ext;
+};
+
+/* --- the read path --------------------------------------------------------- */
+
+static int changed(struct tar_source *s, const char *why)
+{
+        if (!atomic_exchange(&s->reported, true))
+                td_err("'%s': %s since the image was built: its files read as I/O errors "
+                       "(rebuild the image)", s->path, why);
+        return -EIO;
+}
+
+static int tar_pread(struct td_source *src, uint32_t file_id, void *buf, size_t len, uint64_t off)
+{
+        struct tar_source *s = (struct tar_source *)src;
+        const struct tar_file *f;
+        const struct tar_extent *e;
+        uint8_t *p = buf;
+        size_t lo, hi;
+        struct stat st;
+
+        assert(file_id < s->n_files);
+        if (!s->decompressed) {
+                if (fstat(s->fd, &st) < 0 || st.st_size != s->st.st_size ||
+                    st.st_mtim.tv_sec != s->st.st_mtim.tv_sec ||
+                    st.st_mtim.tv_nsec != s->st.st_mtim.tv_nsec)
+                        return changed(s, "the archive changed");
+        }
+        f = &s->files[file_id];
+        e = s->ext + f->first;
+        /* the first extent that ends after off */
+        lo = 0;
+        hi = f->n;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+
+                if (e[mid].file_off + e[mid].len <= off)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        while (len) {
+                size_t n;
+
+                if (lo >= f->n || off < e[lo].file_off) {
+                        /* a hole, up to the next extent */
+                        n = lo >= f->n ? len : (size_t)TD_MIN((uint64_t)len, e[lo].file_off - off);
+                        memset(p, 0, n);
+                } else {
+                        uint64_t in = off - e[lo].file_off;
+                        ssize_t got;
+
+                        n = (size_t)TD_MIN((uint64_t)len, e[lo].len - in);
+                        got = pread(s->fd, p, n, (off_t)(e[lo].arch_off + in));
+                        if (got < 0 && errno == EINTR)
+                                continue;
+                        if (got <= 0)
+                                return changed(s, got < 0 ? "reading failed" : "the archive shrank");
+                        n = (size_t)got;
+                        if (off + n >= e[lo].file_off + e[lo].len)
+                                lo++;
+                }
+                p += n;
+                off += n;
+                len -= n;
+        }
+        return 0;
+}
+
+static const char *tar_file_path(struct td_source *src, uint32_t file_id)
+{
+        struct tar_source *s = (struct tar_source *)src;
+
+        return file_id < s->n_files ? s->files[file_id].name : "?";
+}
+
+static void tar_free(struct td_source *src)
+{
+        struct tar_source *s = (struct tar_source *)src;
+
+        if (s->fd >= 0)
+                close(s->fd);
+        for (size_t i = 0; i < s->n_files; i++)
+                free(s->files[i].name);
+        free(s->files);
+        free(s->ext);
+        free(s->path);
+        free(s);
+}
+
+static const struct td_source_ops tar_ops = {
+        .kind = "tar archive",
+        .pread = tar_pread,
+        .file_path = tar_file_path,
+        .free = tar_free,
+};
+
+/* --- (parent, name) -> node, for archives with huge directories ------------- */
+
+struct node_map {
+        struct td_node **slot; /* NULL: empty; TOMBSTONE: deleted */
+        size_t cap, used;      /* used counts tombstones too */
+};
+
+static struct td_node tombstone;
+#define TOMBSTONE (&tombstone)
+
+static size_t key_hash(const struct td_node *parent, const char *name)
+{
+        uint64_t h = 1469598103934665603ull ^ ((uintptr_t)parent * 0x9e3779b97f4a7c15ull);
+
+        for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+                h = (h ^ *p) * 1099511628211ull;
+        return (size_t)(h ^ (h >> 29));
+}
+
+static struct td_node **map_find(struct node_map *m, const struct td_node *parent, const char *name,
+                                 bool for_insert)
+{
+        size_t i = key_hash(parent, name) & (m->cap - 1);
+        struct td_node **grave = NULL;
+
+        for (;; i = (i + 1) & (m->cap - 1)) {
+                struct td_node *n = m->slot[i];
+
+                if (!n)
+                        return for_insert && grave ? grave : &m->slot[i];
+                if (n == TOMBSTONE) {
+                        if (!grave)
+                                grave = &m->slot[i];
+                        continue;
+                }
+                if (n->parent == parent && strcmp(n->name, name) == 0)
+                        return &m->slot[i];
+        }
+}
+
+static void map_add(struct node_map *m, struct td_node *n)
+{
+        struct td_node **p;
+
+        if ((m->used + 1) * 2 > m->cap) {
+                struct node_map g = { .cap = m->cap ? m->cap * 2 : 1024 };
+
+                g.slot = td_calloc(g.cap, sizeof(*g.slot));
+                for (size_t i = 0; i < m->cap; i++)
+                        if (m->slot[i] && m->slot[i] != TOMBSTONE) {
+                                *map_find(&g, m->slot[i]->parent, m->slot[i]->name, true) = m->slot[i];
+                                g.used++;
+                        }
+                free(m->slot);
+                *m = g;
+        }
+        p = map_find(m, n->parent, n->name, true);
+        if (!*p)
+                m->used++;
+        *p = n;
+}
+
+static struct td_node *map_get(struct node_map *m, const struct td_node *parent, const char *name)
+{
+        struct td_node *n;
+
+        if (!m->cap)
+                return NULL;
+        n = *map_find(m, parent, name, false);
+        return n == TOMBSTONE ? NULL : n;
+}
+
+static void map_del(struct node_map *m, struct td_node *n)
+{
+        struct td_node **p = map_find(m, n->parent, n->name, false);
+
+        if (*p == n)
+                *p = TOMBSTONE;
+}
+
+/* --- the scan ---------------------------------------------------------------- */
+
+struct scan {
+        struct tar_source *s;
+        struct td_tree *tree;
+        struct archive *a;
+        const uint8_t *base;     /* the mapped archive */
+        uint64_t size;
+        struct node_map map;
+        struct td_node **linkers; /* nodes with ->link_to (NULL: dropped) */
+        size_t n_linkers, cap_linkers;
+        struct td_node **implicit; /* directories no entry named (yet) */
+        size_t n_implicit, cap_implicit;
+        struct timespec newest;
+        bool root_named;         /* an entry "./" gave the root's metadata */
+        const char *entry;       /* the entry's path, for messages */
+};
+
+static int entry_error(struct scan *sc, int err, const char *what)
+{
+        return td_log_error(err, "'%s': entry '%s': %s", sc->s->path, sc->entry, what);
+}
+
+/* Empties a regular file, symlink or device node of what its old entry gave. */
+static void node_reset(struct td_node *n)
+{
+        for (size_t i = 0; i < n->n_xattrs; i++) {
+                free(n->xattrs[i].name);
+                free(n->xattrs[i].value);
+        }
+        free(n->xattrs);
+        free(n->ranges);
+        free(n->link_target);
+        if (n->mem_owned)
+                free((void *)n->mem);
+        n->xattrs = NULL;
+        n->n_xattrs = 0;
+        n->ranges = NULL;
+        n->n_ranges = 0;
+        n->link_target = NULL;
+        n->mem = NULL;
+        n->mem_owned = false;
+        n->source = NULL;
+        n->file_id = 0;
+        n->link_to = NULL;
+        n->size = 0;
+        n->rdev_major = n->rdev_minor = 0;
+}
+
+static bool in_subtree(const struct td_node *n, const struct td_node *top)
+{
+        for (; n; n = n->parent)
+                if (n == top)
+                        return true;
+        return false;
+}
+
+/* Hard links to nodes of top's subtree, which is about to go: the first
+ * link outside it takes the inode's content over, the others point to it
+ * (as after "rm": the other names keep the file). */
+static void keep_links_alive(struct scan *sc, struct td_node *top)
+{
+        for (size_t i = 0; i < sc->n_linkers; i++) {
+                struct td_node *l = sc->linkers[i], *target, *heir = NULL;
+
+                if (!l)
+                        continue;
+                if (in_subtree(l, top)) {
+                        sc->linkers[i] = NULL;
+                        continue;
+                }
+                if (!l->link_to || !in_subtree(l->link_to, top))
+                        continue;
+                target = l->link_to;
+                for (size_t j = i; j < sc->n_linkers; j++) {
+                        struct td_node *k = sc->linkers[j];
+
+                        if (!k || k->link_to != target || in_subtree(k, top))
+                                continue;
+                        if (!heir) {
+                                /* the heir takes the data (ownership moves) */
+                                struct td_node *parent = k->parent;
+                                char *name = k->name;
+
+                                heir = k;
+                                *heir = *target;
+                                heir->parent = parent;
+                                heir->name = name;
+                                heir->children = NULL;
+                                heir->n_children = heir->cap_children = 0;
+                                heir->link_to = NULL;
+                                target->xattrs = NULL;
+                                target->n_xattrs = 0;
+                                target->ranges = NULL;
+                                target->link_target = NULL;
+                                target->mem = NULL;
+                                target->mem_owned = false;
+                                sc->linkers[j] = NULL;
+                        } else {
+                                k->link_to = heir;
+                        }
+                }
+        }
+}
+
+/* Removes what was below dir (a directory an entry replaces by a
+ * non-directory): the nodes leave the map, the tree and memory. */
+static void drop_children(struct scan *sc, struct td_node *dir)
+{
+        struct td_node **stack = NULL;
+        size_t n = 0, cap = 0;
+
+        keep_links_alive(sc, dir);
+        for (size_t i = 0; i < dir->n_children; i++) {
+                td_grow(&stack, &cap, n + 1, sizeof(*stack));
+                stack[n++] = dir->children[i];
+        }
+        while (n) {
+                struct td_node *c = stack[--n];
+
+                map_del(&sc->map, c);
+                sc->tree->n_nodes--;
+                for (size_t i = 0; i < c->n_children; i++) {
+                        td_grow(&stack, &cap, n + 1, sizeof(*stack));
+                        stack[n++] = c->children[i];
+                }
+        }
+        free(stack);
+        for (size_t i = 0; i < sc->n_implicit; i++)
+                if (sc->implicit[i] && sc->implicit[i] != dir && in_subtree(sc->implicit[i], dir))
+                        sc->implicit[i] = NULL;
+        for (size_t i = 0; i < dir->n_children; i++)
+                td_node_free(dir->children[i]);
+        dir->n_children = 0;
+        dir->children_sorted = true;
+}
+
+/* Splits the entry's path into its normalized components (in place);
+ * returns their count, or -EINVAL when ".." would leave the tree. */
+static int split_path(char *path, char **comp, size_t max)
+{
+        size_t n = 0;
+
+        for (char *p = strtok(path, "/"); p; p = strtok(NULL, "/")) {
+                if (strcmp(p, ".") == 0)
+                        continue;
+                if (strcmp(p, "..") == 0) {
+                        if (n == 0)
+                                return -EINVAL;
+                        n--;
+                        continue;
+                }
+                if (n == max)
+                        return -ENAMETOOLONG;
+                comp[n++] = p;
+        }
+        return (int)n;
+}
+
+/* The node at path, or NULL; never creates anything. */
+static struct td_node *lookup(struct scan *sc, const char *path, int *err)
+{
+        _cleanup_free_ char *copy = td_strdup(path);
+        _cleanup_free_ char **comp = NULL;
+        size_t max = strlen(path) / 2 + 1;
+        struct td_node *n = sc->tree->root;
+        int k;
+
+        comp = td_calloc(max, sizeof(*comp));
+        k = split_path(copy, comp, max);
+        *err = k < 0 ? k : 0;
+        for (int i = 0; i < k && n; i++)
+                n = map_get(&sc->map, n, comp[i]);
+        return k < 0 ? NULL : n;
+}
+
+static struct td_node *new_child(struct scan *sc, struct td_node *parent, const char *name, mode_t mode)
+{
+        struct td_node *n = td_node_new(name, strlen(name), mode);
+
+        td_node_add_child(parent, n);
+        map_add(&sc->map, n);
+        sc->tree->n_nodes++;
+        return n;
+}
+
+/* The node for path (its parents made as needed), existing or new: *ret,
+ * and *fresh when new.  The root for an empty path. */
+static int lookup_create(struct scan *sc, const char *path, bool want_dir, struct td_node **ret,
+                         bool *fresh)
+{
+        _cleanup_free_ char *copy = td_strdup(path);
+        _cleanup_free_ char **comp = NULL;
+        size_t max = strlen(path) / 2 + 1;
+        struct td_node *dir = sc->tree->root, *n;
+        int k;
+
+        comp = td_calloc(max, sizeof(*comp));
+        k = split_path(copy, comp, max);
+        if (k < 0)
+                return entry_error(sc, -EINVAL, "its path leaves the tree through '..'");
+        *fresh = false;
+        if (k == 0) {
+                if (!want_dir)
+                        return entry_error(sc, -EINVAL, "names the archive's root, which must be a directory");
+                *ret = dir;
+                return 0;
+        }
+        for (int i = 0; i < k - 1; i++) {
+                n = map_get(&sc->map, dir, comp[i]);
+                if (n && n->link_to)
+                        n = NULL; /* a hard link is no directory */
+                if (n && !S_ISDIR(n->mode)) {
+                        /* extraction replaces it by the directory */
+                        keep_links_alive(sc, n);
+                        node_reset(n);
+                        n->mode = S_IFDIR | 0755;
+                        n->uid = n->gid = 0;
+                }
+                if (!n) {
+                        n = new_child(sc, dir, comp[i], S_IFDIR | 0755);
+                        td_grow(&sc->implicit, &sc->cap_implicit, sc->n_implicit + 1,
+                                sizeof(*sc->implicit));
+                        sc->implicit[sc->n_implicit++] = n;
+                }
+                dir = n;
+        }
+        n = map_get(&sc->map, dir, comp[k - 1]);
+        if (!n) {
+                n = new_child(sc, dir, comp[k - 1], want_dir ? S_IFDIR | 0755 : S_IFREG);
+                *fresh = true;
+        }
+        *ret = n;
+        return 0;
+}
+
+static void set_times(struct scan *sc, struct td_node *n, struct archive_entry *e)
+{
+        n->mtime = (struct timespec){ archive_entry_mtime(e), archive_entry_mtime_nsec(e) };
+        n->atime = archive_entry_atime_is_set(e) ?
+                (struct timespec){ archive_entry_atime(e), archive_entry_atime_nsec(e) } : n->mtime;
+        n->ctime = archive_entry_ctime_is_set(e) ?
+                (struct timespec){ archive_entry_ctime(e), archive_entry_ctime_nsec(e) } : n->mtime;
+        if (n->mtime.tv_sec > sc->newest.tv_sec ||
+            (n->mtime.tv_sec == sc->newest.tv_sec && n->mtime.tv_nsec > sc->newest.tv_nsec))
+                sc->newest = n->mtime;
+}
+
+/* Linux's xattr form of a POSIX ACL (linux/posix_acl_xattr.h): version 2,
+ * then {u16 tag, u16 perm, u32 id} in the order the kernel wants. */
+struct acl_ent {
+        uint16_t tag, perm;
+        uint32_t id;
+};
+
+static int cmp_acl(const void *a, const void *b)
+{
+        const struct acl_ent *x = a, *y = b;
+
+        if (x->tag != y->tag)
+                return x->tag < y->tag ? -1 : 1;
+        return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static bool has_xattr(const struct td_node *n, const char *name)
+{
+        for (size_t i = 0; i < n->n_xattrs; i++)
+                if (strcmp(n->xattrs[i].name, name) == 0)
+                        return true;
+        return false;
+}
+
+static void add_acl(struct td_node *n, struct archive_entry *e, int type, const char *xattr)
+{
+        struct acl_ent ent[64 + 6];
+        size_t k = 0;
+        bool extended = false;
+        int etype, perm, tag, qual;
+        const char *name;
+        uint8_t *buf;
+
+        if (has_xattr(n, xattr) || archive_entry_acl_reset(e, type) <= 0)
+                return;
+        while (archive_entry_acl_next(e, type, &etype, &perm, &tag, &qual, &name) == ARCHIVE_OK &&
+               k < TD_ARRAY_SIZE(ent)) {
+                static const struct { int la; uint16_t linux_tag; } map[] = {
+                        { ARCHIVE_ENTRY_ACL_USER_OBJ, 0x01 }, { ARCHIVE_ENTRY_ACL_USER, 0x02 },
+                        { ARCHIVE_ENTRY_ACL_GROUP_OBJ, 0x04 }, { ARCHIVE_ENTRY_ACL_GROUP, 0x08 },
+                        { ARCHIVE_ENTRY_ACL_MASK, 0x10 }, { ARCHIVE_ENTRY_ACL_OTHER, 0x20 },
+                };
+                uint16_t t = 0;
+
+                for (size_t i = 0; i < TD_ARRAY_SIZE(map); i++)
+                        if (map[i].la == tag)
+                                t = map[i].linux_tag;
+                if (!t)
+                        continue;
+                if (t == 0x02 || t == 0x08 || t == 0x10)
+                        extended = true;
+                ent[k++] = (struct acl_ent){
+                        .tag = t,
+                        .perm = (uint16_t)(perm & 7),
+                        .id = (t == 0x02 || t == 0x08) ? (uint32_t)qual : UINT32_MAX,
+                };
+        }
+        /* An access ACL of only the owner/group/other entries is the mode. */
+        if (k == 0 || (type == ARCHIVE_ENTRY_ACL_TYPE_ACCESS && !extended))
+                return;
+
+        qsort(ent, k, sizeof(*ent), cmp_acl);
+        buf = td_malloc(4 + 8 * k);
+        buf[0] = 2;
+        buf[1] = buf[2] = buf[3] = 0;
+        for (size_t i = 0; i < k; i++) {
+                uint8_t *p = buf + 4 + 8 * i;
+
+                p[0] = (uint8_t)ent[i].tag;
+                p[1] = (uint8_t)(ent[i].tag >> 8);
+                p[2] = (uint8_t)ent[i].perm;
+                p[3] = 0;
+                for (int j = 0; j < 4; j++)
+                        p[4 + j] = (uint8_t)(ent[i].id >> (8 * j));
+        }
+        td_node_add_xattr(n, xattr, buf, 4 + 8 * k);
+        free(buf);
+}
+
+static void add_xattrs(struct td_node *n, struct archive_entry *e)
+{
+        const char *name;
+        const void *value;
+        size_t size;
+
+        if (archive_entry_xattr_reset(e) > 0)
+                while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK)
+                        if (name && *name)
+                                td_node_add_xattr(n, name, value, size);
+        add_acl(n, e, ARCHIVE_ENTRY_ACL_TYPE_ACCESS, "system.posix_acl_access");
+        if (S_ISDIR(n->mode))
+                add_acl(n, e, ARCHIVE_ENTRY_ACL_TYPE_DEFAULT, "system.posix_acl_default");
+
+        /* With an ACL mask, the mode's group bits are the mask's (POSIX.1e;
+         * the tar header says so too, but libarchive sets them from the ACL's
+         * group:: entry). */
+        for (size_t i = 0; i < n->n_xattrs; i++) {
+                const uint8_t *v = n->xattrs[i].value;
+
+                if (strcmp(n->xattrs[i].name, "system.posix_acl_access") != 0)
+                        continue;
+                for (size_t j = 4; j + 8 <= n->xattrs[i].len; j += 8)
+                        if ((v[j] | v[j + 1] << 8) == 0x10)
+                                n->mode = (n->mode & ~(mode_t)070) | (mode_t)((v[j + 2] & 7) << 3);
+        }
+}
+
+/* A regular file's data: its extents in the archive, and its ranges. */
+static int scan_data(struct scan *sc, struct td_node *n, struct archive_entry *e)
+{
+        struct tar_source *s = sc->s;
+        size_t first = s->n_ext;
+        const void *buf;
+        size_t len;
+        la_int64_t off;
+        int r;
+
+        n->size = (uint64_t)archive_entry_size(e);
+        while ((r = archive_read_data_block(sc->a, &buf, &len, &off)) == ARCHIVE_OK) {
+                const uint8_t *p = buf;
+                struct tar_extent *last = s->n_ext > first ? &s->ext[s->n_ext - 1] : NULL;
+                uint64_t at;
+
+                if (len == 0)
+                        continue;
+                if (p < sc->base || p > sc->base + sc->size || len > (size_t)(sc->base + sc->size - p))
+                        return entry_error(sc, -EIO, "libarchive copied its data (internal error: "
+                                           "report it, with the archive's format)");
+                at = (uint64_t)(p - sc->base);
+                if (off < 0 || (uint64_t)off + len > n->size ||
+                    (last && (uint64_t)off < last->file_off + last->len))
+                        return entry_error(sc, -EINVAL, "its sparse map is inconsistent");
+                if (last && last->file_off + last->len == (uint64_t)off && last->arch_off + last->len == at) {
+                        last->len += len;
+                        continue;
+                }
+                td_grow(&s->ext, &s->cap_ext, s->n_ext + 1, sizeof(*s->ext));
+                s->ext[s->n_ext++] = (struct tar_extent){ (uint64_t)off, at, len };
+        }
+        if (r != ARCHIVE_EOF)
+                return entry_error(sc, -EIO, archive_error_string(sc->a) ? archive_error_string(sc->a)
+                                                                      : "cannot read its data");
+        if (s->n_ext == first)
+                return 0; /* empty, or all holes */
+
+        /* ranges: the extents rounded out to 4 KiB; none when all is data */
+        if (s->n_ext - first != 1 || s->ext[first].file_off != 0 || s->ext[first].len != n->size) {
+                struct td_range *rg = NULL;
+                size_t nr = 0, cap = 0;
+
+                for (size_t i = first; i < s->n_ext; i++) {
+                        uint64_t a = s->ext[i].file_off / RANGE_ALIGN * RANGE_ALIGN;
+                        uint64_t b = TD_MIN(TD_ROUND_UP(s->ext[i].file_off + s->ext[i].len,
+                                                        (uint64_t)RANGE_ALIGN), n->size);
+
+                        if (nr && a <= rg[nr - 1].off + rg[nr - 1].len) {
+                                rg[nr - 1].len = TD_MAX(b, rg[nr - 1].off + rg[nr - 1].len) - rg[nr - 1].off;
+                        } else {
+                                td_grow(&rg, &cap, nr + 1, sizeof(*rg));
+                                rg[nr++] = (struct td_range){ a, b - a };
+                        }
+                }
+                if (nr == 1 && rg[0].off == 0 && rg[0].len == n->size) {
+                        free(rg);
+                } else {
+                        n->ranges = rg;
+                        n->n_ranges = nr;
+                }
+        }
+        if (s->n_ext - first > UINT32_MAX)
+                return entry_error(sc, -EFBIG, "more pieces than a file may have here");
+        td_grow(&s->files, &s->cap_files, s->n_files + 1, sizeof(*s->files));
+        s->files[s->n_files] = (struct tar_file){ first, (uint32_t)(s->n_ext - first),
+                                                  td_asprintf("%s:%s", s->path, sc->entry) };
+        n->source = &s->base;
+        n->file_id = (uint32_t)s->n_files++;
+        return 0;
+}
+
+static int scan_entry(struct scan *sc, struct archive_entry *e)
+{
+        mode_t mode = archive_entry_mode(e);
+        const char *hardlink = archive_entry_hardlink(e);
+        struct td_node *n = NULL, *target = NULL;
+        bool fresh;
+        int r;
+
+        if (hardlink) {
+                /* the target must be an earlier entry */
+                target = lookup(sc, hardlink, &r);
+                if (r < 0)
+                        return entry_error(sc, -EINVAL, "a hard link whose target leaves the tree "
+                                           "through '..'");
+                if (!target)
+                        return entry_error(sc, -EINVAL, "a hard link to a file the archive does "
+                                           "not hold before it");
+                if (target->link_to)
+                        target = target->link_to;
+                if (S_ISDIR(target->mode))
+                        return entry_error(sc, -EINVAL, "a hard link to a directory");
+                mode = target->mode;
+        }
+        switch (mode & S_IFMT) {
+        case S_IFREG: case S_IFDIR: case S_IFLNK: case S_IFCHR: case S_IFBLK: case S_IFIFO: case S_IFSOCK:
+                break;
+        case 0:
+                mode |= S_IFREG; /* old tar: a regular file */
+                break;
+        default:
+                return entry_error(sc, -EINVAL, "an entry of an unknown type");
+        }
+
+        r = lookup_create(sc, archive_entry_pathname(e), S_ISDIR(mode), &n, &fresh);
+        if (r < 0)
+                return r;
+        if (n == target)
+                return 0; /* a hard link to itself */
+        if (!fresh) {
+                /* the last entry wins; a directory over a directory merges */
+                if (!(S_ISDIR(mode) && S_ISDIR(n->mode))) {
+                        if (n->n_children)
+                                drop_children(sc, n);
+                        keep_links_alive(sc, n);
+                }
+                node_reset(n);
+                for (size_t i = 0; i < sc->n_implicit; i++)
+                        if (sc->implicit[i] == n)
+                                sc->implicit[i] = NULL;
+        }
+        if (n == sc->tree->root)
+                sc->root_named = true;
+
+        n->mode = mode;
+        n->uid = (uint32_t)archive_entry_uid(e);
+        n->gid = (uint32_t)archive_entry_gid(e);
+        set_times(sc, n, e);
+        if (target) {
+                n->link_to = target;
+                n->mode = target->mode;
+                n->size = target->size;
+                td_grow(&sc->linkers, &sc->cap_linkers, sc->n_linkers + 1, sizeof(*sc->linkers));
+                sc->linkers[sc->n_linkers++] = n;
+                return 0;
+        }
+        add_xattrs(n, e);
+        switch (mode & S_IFMT) {
+        case S_IFREG:
+                return scan_data(sc, n, e);
+        case S_IFLNK: {
+                const char *t = archive_entry_symlink(e);
+
+                if (!t || !*t)
+                        return entry_error(sc, -EINVAL, "a symbolic link without a target");
+                n->link_target = td_strdup(t);
+                n->size = strlen(t);
+                return 0;
+        }
+        case S_IFCHR:
+        case S_IFBLK:
+                n->rdev_major = (uint32_t)archive_entry_rdevmajor(e);
+                n->rdev_minor = (uint32_t)archive_entry_rdevminor(e);
+                return 0;
+        default:
+                return 0;
+        }
+}
+
+/* libarchive reads the archive as one block: the mapping. */
+struct whole {
+        const void *base;
+        size_t size;
+        bool given;
+};
+
+static la_ssize_t read_whole(struct archive *a, void *data, const void **buf)
+{
+        struct whole *w = data;
+
+        if (w->given)
+                return 0;
+        w->given = true;
+        *buf = w->base;
+        return (la_ssize_t)w->size;
+}
+
+/* Decompresses path (fd) into an unlinked file under $TMPDIR: *ret. */
+static int decompress(const char *path, int fd, const char *filters, int *ret)
+{
+        const char *tmpdir = getenv("TMPDIR");
+        _cleanup_free_ char *tmp = NULL;
+        _cleanup_close_ int out = -1;
+        struct archive *a;
+        struct archive_entry *e;
+        const void *buf;
+        size_t len;
+        la_int64_t off;
+        uint64_t total = 0;
+        int r;
+
+        if (!tmpdir || !*tmpdir)
+                tmpdir = "/tmp";
+        tmp = td_asprintf("%s/treedisk-tar-XXXXXX", tmpdir);
+        out = mkostemp(tmp, O_CLOEXEC);
+        if (out < 0)
+                return td_log_errno(-errno, "'%s': a temporary file in '%s' for the decompressed "
+                                    "archive (set TMPDIR)", path, tmpdir);
+        unlink(tmp);
+        td_info("'%s': decompressing it (%s) into '%s' (unlinked)", path, filters, tmpdir);
+
+        a = archive_read_new();
+        archive_read_support_filter_all(a);
+        archive_read_support_format_raw(a);
+        if (lseek(fd, 0, SEEK_SET) < 0 || archive_read_open_fd(a, fd, 1024 * 1024) != ARCHIVE_OK ||
+            archive_read_next_header(a, &e) != ARCHIVE_OK) {
+                r = td_log_error(-EIO, "'%s': cannot decompress it: %s", path,
+                                 archive_error_string(a) ? archive_error_string(a) : "?");
+                archive_read_free(a);
+                return r;
+        }
+        while ((r = archive_read_data_block(a, &buf, &len, &off)) == ARCHIVE_OK) {
+                const uint8_t *p = buf;
+
+                while (len) {
+                        ssize_t n = pwrite(out, p, len, (off_t)off);
+
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                        if (n < 0) {
+                                r = td_log_errno(-errno, "'%s': writing its decompressed copy under '%s'",
+                                                 path, tmpdir);
+                                archive_read_free(a);
+                                return r;
+                        }
+                        p += n;
+                        len -= (size_t)n;
+                        off += n;
+                        total = TD_MAX(total, (uint64_t)off);
+                }
+        }
+        if (r != ARCHIVE_EOF) {
+                r = td_log_error(-EIO, "'%s': cannot decompress it: %s (truncated or corrupt?)", path,
+                                 archive_error_string(a) ? archive_error_string(a) : "?");
+                archive_read_free(a);
+                return r;
+        }
+        archive_read_free(a);
+        if (ftruncate(out, (off_t)total) < 0)
+                return td_log_errno(-errno, "'%s': sizing its decompressed copy", path);
+        *ret = TAKE_FD(out);
+        return 0;
+}
+
+int td_source_tar_probe(const char *path, char *desc, size_t desc_len)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        struct archive *a;
+        struct archive_entry *e;
+        int r, found = 0;
+
+        if (fd < 0)
+                return td_log_errno(-errno, "'%s': cannot open", path);
+        a = archive_read_new();
+        archive_read_support_filter_all(a);
+        archive_read_support_format_tar(a);
+        archive_read_support_format_gnutar(a);
+        r = archive_read_open_fd(a, fd, 64 * 1024);
+        if (r == ARCHIVE_OK)
+                r = archive_read_next_header(a, &e);
+        if (r == ARCHIVE_OK || r == ARCHIVE_WARN || (r == ARCHIVE_EOF && archive_format(a) != 0)) {
+                found = 1;
+        } else if (desc_len) {
+                int nf = archive_filter_count(a);
+
+                if (nf > 1)
+                        snprintf(desc, desc_len, "%s-compressed data that is no tar archive",
+                                 archive_filter_name(a, 0));
+                else
+                        snprintf(desc, desc_len, "libarchive recognises no tar archive");
+        }
+        archive_read_free(a);
+        return found;
+}
+
+int td_source_tar_open(const char *path, const struct td_scan_opts *opts,
+                       struct td_source **ret, struct td_tree *tree)
+{
+        struct tar_source *s = td_calloc(1, sizeof(*s));
+        struct scan sc = { .s = s, .tree = tree };
+        struct whole w = { 0 };
+        struct archive_entry *e;
+        char filters[128] = "";
+        void *map = MAP_FAILED;
+        locale_t utf8 = (locale_t)0, old_locale = (locale_t)0;
+        int r, nf;
+
+        s->base.ops = &tar_ops;
+        s->path = td_strdup(path);
+        atomic_init(&s->reported, false);
+        s->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (s->fd < 0 || fstat(s->fd, &s->st) < 0) {
+                r = td_log_errno(-errno, "'%s': cannot open", path);
+                goto fail;
+        }
+
+        /* Compressed?  libarchive's filter detection says. */
+        sc.a = archive_read_new();
+        archive_read_support_filter_all(sc.a);
+        archive_read_support_format_tar(sc.a);
+        archive_read_support_format_gnutar(sc.a);
+        if (archive_read_open_fd(sc.a, s->fd, 64 * 1024) != ARCHIVE_OK) {
+                r = td_log_error(-EIO, "'%s': %s", path, archive_error_string(sc.a));
+                goto fail;
+        }
+        archive_read_next_header(sc.a, &e);
+        nf = archive_filter_count(sc.a);
+        for (int i = 0; i < nf - 1; i++)
+                snprintf(filters + strlen(filters), sizeof(filters) - strlen(filters), "%s%s",
+                         i ? "+" : "", archive_filter_name(sc.a, i));
+        archive_read_free(sc.a);
+        sc.a = NULL;
+        if (nf > 1) {
+                int fd = -1;
+
+                r = decompress(path, s->fd, filters, &fd);
+                if (r < 0)
+                        goto fail;
+                close(s->fd);
+                s->fd = fd;
+                s->decompressed = true;
+                if (fstat(s->fd, &s->st) < 0) {
+                        r = td_log_errno(-errno, "'%s': its decompressed copy", path);
+                        goto fail;
+                }
+        }
+
+        tree->root = td_node_new("", 0, S_IFDIR | 0755);
+        tree->n_nodes = 1;
+        sc.size = (uint64_t)s->st.st_size;
+        if (sc.size == 0) {
+                r = td_log_error(-EINVAL, "'%s': an empty file is no tar archive", path);
+                goto fail;
+        }
+        map = mmap(NULL, (size_t)sc.size, PROT_READ, MAP_PRIVATE, s->fd, 0);
+        if (map == MAP_FAILED) {
+                r = td_log_errno(-errno, "'%s': cannot map it", path);
+                goto fail;
+        }
+        sc.base = map;
+        w = (struct whole){ .base = map, .size = (size_t)sc.size };
+
+        /* Names are bytes: pax headers hold them in UTF-8 (or hdrcharset
+         * BINARY), which libarchive converts to the locale's charset; in a
+         * UTF-8 locale that is no conversion at all.  This thread only. */
+        utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+        if (utf8)
+                old_locale = uselocale(utf8);
+        sc.a = archive_read_new();
+        archive_read_support_format_tar(sc.a);
+        archive_read_support_format_gnutar(sc.a);
+        if (archive_read_open(sc.a, &w, NULL, read_whole, NULL) != ARCHIVE_OK) {
+                r = td_log_error(-EIO, "'%s': %s", path, archive_error_string(sc.a));
+                goto fail;
+        }
+        for (;;) {
+                _cleanup_free_ char *name = NULL;
+
+                r = archive_read_next_header(sc.a, &e);
+                if (r == ARCHIVE_EOF)
+                        break;
+                if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
+                        r = td_log_error(-EIO, "'%s'%s: %s (truncated or corrupt?)", path,
+                                         s->decompressed ? " (decompressed)" : "",
+                                         archive_error_string(sc.a) ? archive_error_string(sc.a) : "bad header");
+                        goto fail;
+                }
+                if (r == ARCHIVE_WARN) {
+                        const char *m = archive_error_string(sc.a) ? archive_error_string(sc.a) : "";
+
+                        /* a name that is no UTF-8 in a pax header: kept as its bytes */
+                        if (strstr(m, "can't be converted"))
+                                td_debug("'%s': %s (kept as bytes)", path, m);
+                        else
+                                td_warn("'%s': %s", path, m);
+                }
+                if (!archive_entry_pathname(e)) {
+                        r = td_log_error(-EINVAL, "'%s': an entry without a path (at byte %" PRId64 ")",
+                                         path, (int64_t)archive_read_header_position(sc.a));
+                        goto fail;
+                }
+                name = td_strdup(archive_entry_pathname(e));
+                sc.entry = name;
+                r = scan_entry(&sc, e);
+                if (r < 0)
+                        goto fail;
+        }
+        /* directories no entry named: the archive's newest time */
+        for (size_t i = 0; i < sc.n_implicit; i++)
+                if (sc.implicit[i])
+                        sc.implicit[i]->atime = sc.implicit[i]->mtime = sc.implicit[i]->ctime = sc.newest;
+        if (!sc.root_named)
+                tree->root->atime = tree->root->mtime = tree->root->ctime = sc.newest;
+
+        td_info("'%s': tar archive%s%s, %zu entries, %zu files with data", path,
+                *filters ? ", " : "", filters, tree->n_nodes, s->n_files);
+        archive_read_free(sc.a);
+        if (utf8) {
+                uselocale(old_locale);
+                freelocale(utf8);
+        }
+        munmap(map, (size_t)sc.size);
+        free(sc.map.slot);
+        free(sc.linkers);
+        free(sc.implicit);
+        *ret = &s->base;
+        return 0;
+
+fail:
+        if (sc.a)
+                archive_read_free(sc.a);
+        if (utf8) {
+                uselocale(old_locale);
+                freelocale(utf8);
+        }
+        if (map != MAP_FAILED)
+                munmap(map, (size_t)sc.size);
+        free(sc.map.slot);
+        free(sc.linkers);
+        free(sc.implicit);
+        td_tree_done(tree);
+        tar_free(&s->base);
+        return r;
+}
