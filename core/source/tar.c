@@ -680,9 +680,13 @@ static int scan_entry(struct scan *sc, struct archive_entry *e)
                 if (r < 0)
                         return entry_error(sc, -EINVAL, "a hard link whose target leaves the tree "
                                            "through '..'");
-                if (!target)
-                        return entry_error(sc, -EINVAL, "a hard link to a file the archive does "
-                                           "not hold before it");
+                if (!target) {
+                        _cleanup_free_ char *what = td_asprintf("a hard link to '%s', which the "
+                                                                "archive does not hold before it",
+                                                                hardlink);
+
+                        return entry_error(sc, -EINVAL, what);
+                }
                 if (target->link_to)
                         target = target->link_to;
                 if (S_ISDIR(target->mode))
