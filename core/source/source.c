@@ -80,6 +80,11 @@ int td_source_open(const char *path, const struct td_scan_opts *opts,
                                     path);
 #endif
         }
+        /* What blkid names is that, not a tar (a tar's first 512 bytes are
+         * a header; no filesystem signature lies there). */
+        if (type)
+                return td_log_error(-EINVAL, "'%s': not a directory, a squashfs image or a tar archive "
+                                    "(blkid sees: %s)", path, type);
         if (st.st_size == 0 && S_ISREG(st.st_mode))
                 return td_log_error(-EINVAL, "'%s': an empty file (SOURCE must be a directory, a squashfs "
                                     "image or a tar archive)", path);
@@ -88,9 +93,6 @@ int td_source_open(const char *path, const struct td_scan_opts *opts,
                 return r;
         if (r > 0)
                 return td_source_tar_open(path, opts, ret, tree);
-        if (type)
-                return td_log_error(-EINVAL, "'%s': not a directory, a squashfs image or a tar archive "
-                                    "(blkid sees: %s)", path, type);
         return td_log_error(-EINVAL, "'%s': not a directory, a squashfs image or a tar archive "
                             "(blkid recognises no filesystem; %s)", path, desc);
 }

@@ -10,11 +10,14 @@
  * the archive, read with pread() only when the image's bytes are read.  Only
  * the headers are touched during the scan.
  *
- * A compressed tar (any filter libarchive knows: gzip, bzip2, xz, lzma, zstd,
- * lz4, compress) is decompressed once, at start, into an unlinked temporary
- * file under $TMPDIR, which is then read the same way: it costs one full
- * decompression before the image is ready and the uncompressed size in
- * $TMPDIR (not in memory).
+ * A gzip'd tar is decompressed once, at start, keeping restart points
+ * (gzindex.h): libarchive is fed blocks of the output, a file's data is
+ * located in the output the same way, and a read later decompresses from
+ * the nearest point before it (at most a few MiB).  Any other compression
+ * libarchive knows (bzip2, xz, lzma, zstd, lz4, compress) is decompressed
+ * once into an unlinked temporary file under $TMPDIR, which is then read like
+ * an uncompressed tar: one full decompression before the image is ready and
+ * the uncompressed size in $TMPDIR (not in memory).
  *
  * Tar semantics (as extraction gives them): entries in any order; a path
  * given twice, the last wins (a directory over a directory merges); a missing
@@ -35,6 +38,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gzindex.h"
 #include "source.h"
 #include "td.h"
 
@@ -56,6 +60,7 @@ struct tar_source {
         char *path;        /* the archive as the user named it; owned */
         int fd;            /* the archive, or its decompressed copy */
         bool decompressed; /* fd is a private unlinked copy: it cannot change */
+        struct td_gzindex *gz; /* gzip: offsets are in its output; owned */
         struct stat st;    /* of fd at open: a changed archive reads as EIO */
         atomic_bool reported;
         struct tar_file *files;
@@ -115,7 +120,17 @@ static int tar_pread(struct td_source *src, uint32_t file_id, void *buf, size_t 
                         ssize_t got;
 
                         n = (size_t)TD_MIN((uint64_t)len, e[lo].len - in);
-                        got = pread(s->fd, p, n, (off_t)(e[lo].arch_off + in));
+                        if (s->gz) {
+                                int r = td_gzindex_pread(s->gz, p, n, e[lo].arch_off + in);
+
+                                if (r == -ENOMEM)
+                                        return td_log_error(r, "'%s': out of memory", s->path);
+                                if (r < 0)
+                                        return changed(s, "the archive changed");
+                                got = (ssize_t)n;
+                        } else {
+                                got = pread(s->fd, p, n, (off_t)(e[lo].arch_off + in));
+                        }
                         if (got < 0 && errno == EINTR)
                                 continue;
                         if (got <= 0)
@@ -142,6 +157,7 @@ static void tar_free(struct td_source *src)
 {
         struct tar_source *s = (struct tar_source *)src;
 
+        td_gzindex_free(s->gz);
         if (s->fd >= 0)
                 close(s->fd);
         for (size_t i = 0; i < s->n_files; i++)
@@ -245,8 +261,9 @@ struct scan {
         struct tar_source *s;
         struct td_tree *tree;
         struct archive *a;
-        const uint8_t *base;     /* the mapped archive */
-        uint64_t size;
+        const uint8_t *blk;      /* the reader's current block: the mapped archive, */
+        size_t blk_len;          /* or a block of decompressed output */
+        uint64_t blk_start;      /* its offset in the (uncompressed) archive */
         struct node_map map;
         struct td_node **linkers; /* nodes with ->link_to (NULL: dropped) */
         size_t n_linkers, cap_linkers;
@@ -612,10 +629,10 @@ static int scan_data(struct scan *sc, struct td_node *n, struct archive_entry *e
 
                 if (len == 0)
                         continue;
-                if (p < sc->base || p > sc->base + sc->size || len > (size_t)(sc->base + sc->size - p))
-                        return entry_error(sc, -EIO, "libarchive copied its data (internal error: "
-                                           "report it, with the archive's format)");
-                at = (uint64_t)(p - sc->base);
+                if (!sc->blk || p < sc->blk || p > sc->blk + sc->blk_len ||
+                    len > (size_t)(sc->blk + sc->blk_len - p))
+                        return -EXDEV; /* not in the block: the caller decides */
+                at = sc->blk_start + (uint64_t)(p - sc->blk);
                 if (off < 0 || (uint64_t)off + len > n->size ||
                     (last && (uint64_t)off < last->file_off + last->len))
                         return entry_error(sc, -EINVAL, "its sparse map is inconsistent");
@@ -874,16 +891,183 @@ int td_source_tar_probe(const char *path, char *desc, size_t desc_len)
         return found;
 }
 
+/* Resets what a scan made, for another try with another reader. */
+static void scan_reset(struct scan *sc)
+{
+        struct tar_source *s = sc->s;
+
+        for (size_t i = 0; i < s->n_files; i++)
+                free(s->files[i].name);
+        s->n_files = 0;
+        s->n_ext = 0;
+        free(sc->map.slot);
+        free(sc->linkers);
+        free(sc->implicit);
+        td_tree_done(sc->tree);
+        *sc = (struct scan){ .s = s, .tree = sc->tree };
+}
+
+/* Scans the archive through sc->a (opened by the caller, which sets
+ * sc->blk/blk_len/blk_start through its read callback).  Returns 0, a
+ * logged negative errno, or -EXDEV (not logged) when libarchive handed out
+ * file data that is not in the reader's block. */
+static int scan_entries(struct scan *sc, const char *path)
+{
+        struct archive_entry *e;
+        int r;
+
+        sc->tree->root = td_node_new("", 0, S_IFDIR | 0755);
+        sc->tree->n_nodes = 1;
+        for (;;) {
+                _cleanup_free_ char *name = NULL;
+
+                r = archive_read_next_header(sc->a, &e);
+                if (r == ARCHIVE_EOF)
+                        break;
+                if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
+                        return td_log_error(-EIO, "'%s': %s (truncated or corrupt?)", path,
+                                            archive_error_string(sc->a) ? archive_error_string(sc->a)
+                                                                        : "bad header");
+                if (r == ARCHIVE_WARN) {
+                        const char *m = archive_error_string(sc->a) ? archive_error_string(sc->a) : "";
+
+                        /* a name that is no UTF-8 in a pax header: kept as its bytes */
+                        if (strstr(m, "can't be converted"))
+                                td_debug("'%s': %s (kept as bytes)", path, m);
+                        else
+                                td_warn("'%s': %s", path, m);
+                }
+                if (!archive_entry_pathname(e))
+                        return td_log_error(-EINVAL, "'%s': an entry without a path (at byte %" PRId64 ")",
+                                            path, (int64_t)archive_read_header_position(sc->a));
+                name = td_strdup(archive_entry_pathname(e));
+                sc->entry = name;
+                r = scan_entry(sc, e);
+                if (r < 0)
+                        return r;
+        }
+        /* directories no entry named: the archive's newest time */
+        for (size_t i = 0; i < sc->n_implicit; i++)
+                if (sc->implicit[i])
+                        sc->implicit[i]->atime = sc->implicit[i]->mtime = sc->implicit[i]->ctime = sc->newest;
+        if (!sc->root_named)
+                sc->tree->root->atime = sc->tree->root->mtime = sc->tree->root->ctime = sc->newest;
+        return 0;
+}
+
+static struct archive *new_tar_reader(void)
+{
+        struct archive *a = archive_read_new();
+
+        archive_read_support_format_tar(a);
+        archive_read_support_format_gnutar(a);
+        return a;
+}
+
+/* An uncompressed archive (or a decompressed copy) in s->fd, mapped. */
+static int scan_mapped(struct scan *sc, const char *path)
+{
+        struct tar_source *s = sc->s;
+        struct whole w;
+        void *map;
+        int r;
+
+        if (s->st.st_size == 0)
+                return td_log_error(-EINVAL, "'%s': an empty file is no tar archive", path);
+        map = mmap(NULL, (size_t)s->st.st_size, PROT_READ, MAP_PRIVATE, s->fd, 0);
+        if (map == MAP_FAILED)
+                return td_log_errno(-errno, "'%s': cannot map it", path);
+        sc->blk = map;
+        sc->blk_len = (size_t)s->st.st_size;
+        sc->blk_start = 0;
+        w = (struct whole){ .base = map, .size = (size_t)s->st.st_size };
+        sc->a = new_tar_reader();
+        if (archive_read_open(sc->a, &w, NULL, read_whole, NULL) != ARCHIVE_OK)
+                r = td_log_error(-EIO, "'%s': %s", path, archive_error_string(sc->a));
+        else
+                r = scan_entries(sc, path);
+        if (r == -EXDEV)
+                r = td_log_error(-EIO, "'%s': entry '%s': libarchive copied its data (internal "
+                                 "error: report it, with the archive's format)", path, sc->entry);
+        archive_read_free(sc->a);
+        sc->a = NULL;
+        munmap(map, (size_t)s->st.st_size);
+        return r;
+}
+
+/* gzip: decompressed once, restart points kept, data located in the output. */
+struct gz_reader {
+        struct scan *sc;
+        struct td_gzindex *gz;
+        uint8_t *buf;
+        size_t cap;
+};
+
+static la_ssize_t read_gz(struct archive *a, void *data, const void **buf)
+{
+        struct gz_reader *g = data;
+        ssize_t n = td_gzindex_read(g->gz, g->buf, g->cap);
+
+        if (n < 0) {
+                archive_set_error(a, (int)-n, "%s", n == -EPIPE ? "the gzip data ends early" :
+                                  n == -ENOMEM ? "out of memory" : "the gzip data is corrupt");
+                return -1;
+        }
+        g->sc->blk_start += g->sc->blk_len;
+        g->sc->blk = g->buf;
+        g->sc->blk_len = (size_t)n;
+        *buf = g->buf;
+        return n;
+}
+
+static int scan_gzip(struct scan *sc, const char *path)
+{
+        struct tar_source *s = sc->s;
+        struct gz_reader g = { .sc = sc, .cap = 1024 * 1024 };
+        int r;
+
+        g.gz = td_gzindex_new(s->fd, 0);
+        g.buf = td_malloc(g.cap);
+        sc->blk = NULL;
+        sc->blk_len = 0;
+        sc->blk_start = 0;
+        sc->a = new_tar_reader();
+        if (archive_read_open(sc->a, &g, NULL, read_gz, NULL) != ARCHIVE_OK)
+                r = td_log_error(-EIO, "'%s': %s", path, archive_error_string(sc->a));
+        else
+                r = scan_entries(sc, path);
+        /* the rest of the data (after the end-of-archive blocks) indexed too */
+        while (r == 0) {
+                ssize_t n = td_gzindex_read(g.gz, g.buf, g.cap);
+
+                if (n == 0)
+                        break;
+                if (n < 0)
+                        r = td_log_error((int)n, "'%s': %s", path, n == -EPIPE ? "the gzip data ends early"
+                                                                               : "the gzip data is corrupt");
+        }
+        archive_read_free(sc->a);
+        sc->a = NULL;
+        free(g.buf);
+        if (r == 0) {
+                s->gz = g.gz;
+                td_debug("'%s': %zu restart points over %" PRIu64 " bytes", path,
+                         td_gzindex_points(g.gz), td_gzindex_size(g.gz));
+        } else {
+                td_gzindex_free(g.gz);
+        }
+        return r;
+}
+
 int td_source_tar_open(const char *path, const struct td_scan_opts *opts,
                        struct td_source **ret, struct td_tree *tree)
 {
         struct tar_source *s = td_calloc(1, sizeof(*s));
         struct scan sc = { .s = s, .tree = tree };
-        struct whole w = { 0 };
+        struct archive *a;
         struct archive_entry *e;
         char filters[128] = "";
-        void *map = MAP_FAILED;
-        locale_t utf8 = (locale_t)0, old_locale = (locale_t)0;
+        locale_t utf8, old_locale = (locale_t)0;
         int r, nf;
 
         s->base.ops = &tar_ops;
@@ -892,54 +1076,22 @@ int td_source_tar_open(const char *path, const struct td_scan_opts *opts,
         s->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (s->fd < 0 || fstat(s->fd, &s->st) < 0) {
                 r = td_log_errno(-errno, "'%s': cannot open", path);
-                goto fail;
+                tar_free(&s->base);
+                return r;
         }
 
         /* Compressed?  libarchive's filter detection says. */
-        sc.a = archive_read_new();
-        archive_read_support_filter_all(sc.a);
-        archive_read_support_format_tar(sc.a);
-        archive_read_support_format_gnutar(sc.a);
-        if (archive_read_open_fd(sc.a, s->fd, 64 * 1024) != ARCHIVE_OK) {
-                r = td_log_error(-EIO, "'%s': %s", path, archive_error_string(sc.a));
-                goto fail;
-        }
-        archive_read_next_header(sc.a, &e);
-        nf = archive_filter_count(sc.a);
+        a = archive_read_new();
+        archive_read_support_filter_all(a);
+        archive_read_support_format_tar(a);
+        archive_read_support_format_gnutar(a);
+        if (archive_read_open_fd(a, s->fd, 64 * 1024) == ARCHIVE_OK)
+                archive_read_next_header(a, &e);
+        nf = archive_filter_count(a);
         for (int i = 0; i < nf - 1; i++)
                 snprintf(filters + strlen(filters), sizeof(filters) - strlen(filters), "%s%s",
-                         i ? "+" : "", archive_filter_name(sc.a, i));
-        archive_read_free(sc.a);
-        sc.a = NULL;
-        if (nf > 1) {
-                int fd = -1;
-
-                r = decompress(path, s->fd, filters, &fd);
-                if (r < 0)
-                        goto fail;
-                close(s->fd);
-                s->fd = fd;
-                s->decompressed = true;
-                if (fstat(s->fd, &s->st) < 0) {
-                        r = td_log_errno(-errno, "'%s': its decompressed copy", path);
-                        goto fail;
-                }
-        }
-
-        tree->root = td_node_new("", 0, S_IFDIR | 0755);
-        tree->n_nodes = 1;
-        sc.size = (uint64_t)s->st.st_size;
-        if (sc.size == 0) {
-                r = td_log_error(-EINVAL, "'%s': an empty file is no tar archive", path);
-                goto fail;
-        }
-        map = mmap(NULL, (size_t)sc.size, PROT_READ, MAP_PRIVATE, s->fd, 0);
-        if (map == MAP_FAILED) {
-                r = td_log_errno(-errno, "'%s': cannot map it", path);
-                goto fail;
-        }
-        sc.base = map;
-        w = (struct whole){ .base = map, .size = (size_t)sc.size };
+                         i ? "+" : "", archive_filter_name(a, i));
+        archive_read_free(a);
 
         /* Names are bytes: pax headers hold them in UTF-8 (or hdrcharset
          * BINARY), which libarchive converts to the locale's charset; in a
@@ -947,79 +1099,49 @@ int td_source_tar_open(const char *path, const struct td_scan_opts *opts,
         utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
         if (utf8)
                 old_locale = uselocale(utf8);
-        sc.a = archive_read_new();
-        archive_read_support_format_tar(sc.a);
-        archive_read_support_format_gnutar(sc.a);
-        if (archive_read_open(sc.a, &w, NULL, read_whole, NULL) != ARCHIVE_OK) {
-                r = td_log_error(-EIO, "'%s': %s", path, archive_error_string(sc.a));
-                goto fail;
+
+        if (nf <= 1) {
+                r = scan_mapped(&sc, path);
+        } else {
+                r = -EXDEV;
+                if (strcmp(filters, "gzip") == 0) {
+                        r = scan_gzip(&sc, path);
+                        if (r == -EXDEV) {
+                                td_debug("'%s': libarchive copied some data: decompressing to a file", path);
+                                scan_reset(&sc);
+                        }
+                }
+                if (r == -EXDEV) {
+                        int fd = -1;
+
+                        r = decompress(path, s->fd, filters, &fd);
+                        if (r == 0) {
+                                close(s->fd);
+                                s->fd = fd;
+                                s->decompressed = true;
+                                if (fstat(s->fd, &s->st) < 0)
+                                        r = td_log_errno(-errno, "'%s': its decompressed copy", path);
+                        }
+                        if (r == 0)
+                                r = scan_mapped(&sc, path);
+                }
         }
-        for (;;) {
-                _cleanup_free_ char *name = NULL;
-
-                r = archive_read_next_header(sc.a, &e);
-                if (r == ARCHIVE_EOF)
-                        break;
-                if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-                        r = td_log_error(-EIO, "'%s'%s: %s (truncated or corrupt?)", path,
-                                         s->decompressed ? " (decompressed)" : "",
-                                         archive_error_string(sc.a) ? archive_error_string(sc.a) : "bad header");
-                        goto fail;
-                }
-                if (r == ARCHIVE_WARN) {
-                        const char *m = archive_error_string(sc.a) ? archive_error_string(sc.a) : "";
-
-                        /* a name that is no UTF-8 in a pax header: kept as its bytes */
-                        if (strstr(m, "can't be converted"))
-                                td_debug("'%s': %s (kept as bytes)", path, m);
-                        else
-                                td_warn("'%s': %s", path, m);
-                }
-                if (!archive_entry_pathname(e)) {
-                        r = td_log_error(-EINVAL, "'%s': an entry without a path (at byte %" PRId64 ")",
-                                         path, (int64_t)archive_read_header_position(sc.a));
-                        goto fail;
-                }
-                name = td_strdup(archive_entry_pathname(e));
-                sc.entry = name;
-                r = scan_entry(&sc, e);
-                if (r < 0)
-                        goto fail;
-        }
-        /* directories no entry named: the archive's newest time */
-        for (size_t i = 0; i < sc.n_implicit; i++)
-                if (sc.implicit[i])
-                        sc.implicit[i]->atime = sc.implicit[i]->mtime = sc.implicit[i]->ctime = sc.newest;
-        if (!sc.root_named)
-                tree->root->atime = tree->root->mtime = tree->root->ctime = sc.newest;
-
-        td_info("'%s': tar archive%s%s, %zu entries, %zu files with data", path,
-                *filters ? ", " : "", filters, tree->n_nodes, s->n_files);
-        archive_read_free(sc.a);
         if (utf8) {
                 uselocale(old_locale);
                 freelocale(utf8);
         }
-        munmap(map, (size_t)sc.size);
         free(sc.map.slot);
         free(sc.linkers);
         free(sc.implicit);
+        if (r < 0) {
+                td_tree_done(tree);
+                tar_free(&s->base);
+                return r;
+        }
+        td_info("'%s': tar archive%s%s%s, %zu entries, %zu files with data", path,
+                *filters ? ", " : "", filters,
+                s->gz ? " (restart points)" : s->decompressed ? " (decompressed to $TMPDIR)" : "",
+                tree->n_nodes, s->n_files);
         *ret = &s->base;
         return 0;
-
-fail:
-        if (sc.a)
-                archive_read_free(sc.a);
-        if (utf8) {
-                uselocale(old_locale);
-                freelocale(utf8);
-        }
-        if (map != MAP_FAILED)
-                munmap(map, (size_t)sc.size);
-        free(sc.map.slot);
-        free(sc.linkers);
-        free(sc.implicit);
-        td_tree_done(tree);
-        tar_free(&s->base);
-        return r;
 }
