@@ -73,7 +73,7 @@ const char td_cli_image_help[] =
         "                           BIOS and UEFI; uefi and both add an EFI System Partition)\n"
         "  --secure-boot            UEFI through Debian's signed shim and GRUB\n"
         "  --esp-size N             size of the EFI System Partition, FAT32 (default 64M,\n"
-        "                           at least 33M)\n"
+        "                           33M to 64G)\n"
         "  --grub-dir DIR           GRUB's i386-pc files (default /usr/lib/grub/i386-pc)\n"
         "  --grub-efi-dir DIR       GRUB's x86_64-efi files (default /usr/lib/grub/x86_64-efi)\n"
         "  --cmdline STR            appended to the kernel command line in grub.cfg\n"
@@ -161,7 +161,7 @@ int td_cli_parse_image_option(int c, const char *arg, struct td_image_opts *o)
         case OPT_FIRMWARE:
                 if (strcmp(arg, "bios") == 0)
                         o->firmware = TD_FIRMWARE_BIOS;
-                else if (strcmp(arg, "uefi") == 0 || strcmp(arg, "efi") == 0)
+                else if (strcmp(arg, "uefi") == 0)
                         o->firmware = TD_FIRMWARE_UEFI;
                 else if (strcmp(arg, "both") == 0)
                         o->firmware = TD_FIRMWARE_BOTH;

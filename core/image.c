@@ -99,15 +99,18 @@ static int too_small(const struct td_image *img, const struct td_ext4_need *need
         const struct td_image_opts *o = &img->opts;
         struct td_layout l;
         uint64_t blocks, inodes;
-        char a[32], b[32];
+        char a[32], b[32], c[32];
 
         td_ext4_size(need, o->fs, 0, &blocks, &inodes);
         if (td_layout_for_fs(&img->spec, blocks * TD_EXT4_BLOCK_SIZE, &l) < 0)
                 l.disk_bytes = blocks * TD_EXT4_BLOCK_SIZE;
-        return td_log_error(-ENOSPC, "'%s': the tree needs a disk of at least %s (--size %" PRIu64 "M); "
+        return td_log_error(-ENOSPC, "'%s': the tree needs a disk of at least %s (--size %" PRIu64 "M%s%s); "
                             "--size %s is too small (give more, or leave --size out for automatic)",
                             o->source, td_format_size(l.disk_bytes, a, sizeof(a)),
-                            TD_DIV_ROUND_UP(l.disk_bytes, MIB), td_format_size(o->size_bytes, b, sizeof(b)));
+                            TD_DIV_ROUND_UP(l.disk_bytes, MIB),
+                            img->spec.esp_bytes ? ", with an EFI System Partition of " : "",
+                            img->spec.esp_bytes ? td_format_size(img->spec.esp_bytes, c, sizeof(c)) : "",
+                            td_format_size(o->size_bytes, b, sizeof(b)));
 }
 
 static int build_fs(struct td_image *img)
@@ -143,7 +146,8 @@ static int build_fs(struct td_image *img)
         case TD_SIZE_FIXED:
                 r = td_layout_for_disk(&img->spec, o->size_bytes, &img->layout);
                 if (r == -EINVAL)
-                        return td_log_error(r, "--size %" PRIu64 ": not a multiple of 512 bytes", o->size_bytes);
+                        return td_log_error(r, "--size %" PRIu64 ": not a multiple of 512 bytes (a disk is "
+                                            "whole sectors: give a size in K, M or G)", o->size_bytes);
                 if (r == -EOVERFLOW)
                         return td_log_error(r, "--size %" PRIu64 ": too large for the partition table "
                                             "(MBR holds 2 TiB; use --table gpt)", o->size_bytes);
@@ -205,6 +209,8 @@ static int build_disk(struct td_image *img)
         make_id(o, "root-partition-guid", po.root_part_guid, true);
         make_id(o, "esp-partition-guid", po.esp_part_guid, true);
         img->info.disk_id = po.disk_id;
+        if (img->layout.table == TD_TABLE_GPT)
+                uuid_unparse_upper(po.disk_guid, img->info.disk_guid);
         r = td_ptable_make(&po, &img->pt);
         if (r < 0)
                 return r;
@@ -287,16 +293,21 @@ static int build_disk(struct td_image *img)
  * they give (a partition table's worth of partitions). */
 static int check_boot_opts(const struct td_image_opts *o, struct td_layout_spec *spec)
 {
+        static const char *const need_grub[] = { "--firmware", "--secure-boot", "--esp-size",
+                                                  "--grub-dir", "--grub-efi-dir", "--cmdline" };
         enum td_firmware fw = o->firmware ? o->firmware : TD_FIRMWARE_BOTH;
         char a[32];
 
         *spec = (struct td_layout_spec){ .table = o->table };
         if (!o->grub) {
-                if (o->firmware_set || o->secure_boot || o->esp_bytes)
-                        return td_log_error(-EINVAL, "%s needs --grub (the disk is made bootable "
-                                            "only with --grub)",
-                                            o->secure_boot ? "--secure-boot" :
-                                            o->firmware_set ? "--firmware" : "--esp-size");
+                const bool given[] = { o->firmware_set, o->secure_boot, o->esp_bytes != 0,
+                                       o->grub_dir != NULL, o->grub_efi_dir != NULL, o->cmdline != NULL };
+
+                for (size_t i = 0; i < TD_ARRAY_SIZE(given); i++)
+                        if (given[i])
+                                return td_log_error(-EINVAL, "%s needs --grub (only --grub makes the "
+                                                    "disk bootable): add --grub, or leave %s out",
+                                                    need_grub[i], need_grub[i]);
                 return 0;
         }
         if (o->secure_boot && !(fw & TD_FIRMWARE_UEFI))
@@ -310,14 +321,22 @@ static int check_boot_opts(const struct td_image_opts *o, struct td_layout_spec 
                                     "least %llu MiB (give --esp-size %lluM or more)",
                                     td_format_size(o->esp_bytes, a, sizeof(a)),
                                     TD_ESP_MIN_BYTES / MIB, TD_ESP_MIN_BYTES / MIB);
-        if (o->esp_bytes > 64ull * 1024 * MIB)
-                return td_log_error(-EINVAL, "--esp-size %s: more than 64 GiB is surely a "
-                                    "mistake", td_format_size(o->esp_bytes, a, sizeof(a)));
+        if (o->esp_bytes > TD_ESP_MAX_BYTES)
+                return td_log_error(-EINVAL, "--esp-size %s: an ESP takes at most %llu GiB here "
+                                    "(give --esp-size %lluG or less)", td_format_size(o->esp_bytes, a, sizeof(a)),
+                                    TD_ESP_MAX_BYTES >> 30, TD_ESP_MAX_BYTES >> 30);
         spec->no_bios_boot = !(fw & TD_FIRMWARE_BIOS);
         if (fw & TD_FIRMWARE_UEFI)
                 spec->esp_bytes = o->esp_bytes ? TD_ROUND_UP(o->esp_bytes, (uint64_t)MIB)
                                                : TD_ESP_DEFAULT_BYTES;
         return 0;
+}
+
+int td_image_opts_check(const struct td_image_opts *opts)
+{
+        struct td_layout_spec spec;
+
+        return check_boot_opts(opts, &spec);
 }
 
 int td_image_build(const struct td_image_opts *opts, struct td_image **ret)

@@ -65,6 +65,12 @@ void td_image_opts_init(struct td_image_opts *o);
 
 struct td_image;
 
+/* Checks the options that go together (--firmware, --secure-boot,
+ * --esp-size, --grub-dir, --grub-efi-dir and --cmdline need --grub; ...)
+ * before anything is read: 0, or -EINVAL after one logged line.  The front
+ * ends call it to exit 2 for such usage errors; td_image_build() checks again. */
+int td_image_opts_check(const struct td_image_opts *opts);
+
 /* Builds the image.  On failure the error was logged (one line naming the path
  * and what to do) and a negative errno is returned. */
 int td_image_build(const struct td_image_opts *opts, struct td_image **ret);
@@ -97,7 +103,8 @@ struct td_image_info {
         size_t n_files;              /* regular files with data */
         uint64_t needed_bytes;       /* smallest disk that holds the tree */
         char fs_uuid[37];
-        uint32_t disk_id;
+        uint32_t disk_id;            /* MBR: the disk identifier (0x1b8) */
+        char disk_guid[37];          /* GPT: the disk GUID; "" with MBR */
         enum td_firmware firmware;   /* 0: no --grub */
         bool secure_boot;
         uint64_t esp_offset, esp_bytes; /* 0, 0: no EFI System Partition */

@@ -214,7 +214,7 @@ int td_run(char *const argv[], char *const env_add[], const char *package)
         errpath = td_asprintf("%s/treedisk-run-XXXXXX", tmpdir);
         err_fd = mkostemp(errpath, O_CLOEXEC);
         if (err_fd < 0)
-                return td_log_errno(-errno, "create a temporary file in '%s' (set TMPDIR)", tmpdir);
+                return td_log_errno(-errno, "cannot create a temporary file in '%s' (set TMPDIR to a writable directory)", tmpdir);
         unlink(errpath);
 
         env = env_merge(env_add);
@@ -243,7 +243,11 @@ int td_run(char *const argv[], char *const env_add[], const char *package)
                         line += strspn(line, " \n");
                         line[strcspn(line, "\n")] = '\0';
                 }
-                return td_log_error(-EIO, "%s failed: %s", argv[0], *line ? line : "no message");
+                if (WIFEXITED(status))
+                        return td_log_error(-EIO, "'%s' failed (exit status %d): %s", argv[0],
+                                            WEXITSTATUS(status), *line ? line : "it printed nothing");
+                return td_log_error(-EIO, "'%s' was killed by signal %d", argv[0],
+                                    WIFSIGNALED(status) ? WTERMSIG(status) : 0);
         }
         return 0;
 }

@@ -181,7 +181,7 @@ int main(int argc, char **argv) {
         r = parse_argv(argc, argv, &opts);
         if (r <= 0)
                 return r < 0 ? 2 : 0;
-        if (td_cli_parse_env(&opts) < 0)
+        if (td_cli_parse_env(&opts) < 0 || td_image_opts_check(&opts) < 0)
                 return 2;
         if (arg_debug)
                 td_log_set_max_level(TD_LOG_DEBUG);

@@ -47,7 +47,10 @@ static void print_info(const struct td_image *img)
         td_image_get_info(img, &i);
         printf("disk_bytes: %" PRIu64 "\n", i.disk_bytes);
         printf("table: %s\n", arg_opts.table == TD_TABLE_GPT ? "gpt" : "mbr");
-        printf("disk_id: 0x%08" PRIx32 "\n", i.disk_id);
+        if (arg_opts.table == TD_TABLE_GPT)
+                printf("disk_guid: %s\n", i.disk_guid);
+        else
+                printf("disk_id: 0x%08" PRIx32 "\n", i.disk_id);
         printf("partition_offset: %" PRIu64 "\n", i.part_offset);
         printf("partition_start_sector: %" PRIu64 "\n", i.part_offset / 512);
         printf("partition_bytes: %" PRIu64 "\n", i.part_bytes);
@@ -159,7 +162,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "treedisk-build: no output: give -o FILE, -o DEVICE, -o - or --dry-run\n");
                 return 2;
         }
-        if (td_cli_parse_env(&arg_opts) < 0)
+        if (td_cli_parse_env(&arg_opts) < 0 || td_image_opts_check(&arg_opts) < 0)
                 return 2;
         arg_opts.source = argv[optind];
         if (arg_output && strcmp(arg_output, "-") != 0) {

@@ -291,7 +291,7 @@ static char *temp_file(const char *what)
         path = td_asprintf("%s/treedisk-%s-XXXXXX", tmpdir, what);
         fd = mkostemp(path, O_CLOEXEC);
         if (fd < 0) {
-                td_log_errno(-errno, "create a temporary file in '%s' (set TMPDIR)", tmpdir);
+                td_log_errno(-errno, "cannot create a temporary file in '%s' (set TMPDIR to a writable directory)", tmpdir);
                 free(path);
                 return NULL;
         }
@@ -348,7 +348,7 @@ static int run_mkimage(const struct grub_platform *p, const char *format, const 
                 argv[k++] = (char *)modules[i];
 
         /* grub-mkimage comes with grub-common, a dependency of the platform's package. */
-        r = td_run(argv, NULL, p->package);
+        r = td_run(argv, NULL, "grub-common");
         if (cfg)
                 unlink(cfg);
         if (r == 0) {
@@ -367,8 +367,10 @@ static int check_files(const struct grub_platform *p, const char *const *names, 
                 _cleanup_free_ char *name = td_asprintf("%s%s", names[i], suffix);
                 _cleanup_free_ char *path = td_asprintf("%s/%s", p->dir, name);
 
-                if (access(path, R_OK) < 0)
+                if (access(path, R_OK) < 0 && errno == ENOENT)
                         return missing(p, name, option);
+                if (access(path, R_OK) < 0)
+                        return td_log_errno(-errno, "cannot read '%s' (reinstall %s)", path, p->package);
         }
         return 0;
 }
@@ -443,22 +445,31 @@ static int add_signed(struct td_grub *g, const char *env, const char *dflt, cons
                       const char *esp_path, bool optional)
 {
         const char *path = getenv(env);
+        bool from_env = path && *path;
         uint8_t *data = NULL;
         size_t len = 0;
         int r;
 
-        if (!path || !*path)
+        if (!from_env)
                 path = dflt;
         r = read_file(path, &data, &len);
-        if (r == -ENOENT && optional)
+        if (r == -ENOENT && optional && !from_env)
                 return 0;
+        if (r == -ENOENT && from_env)
+                return td_log_error(r, "--secure-boot: '%s' (from $%s) not found: fix or unset %s "
+                                    "(the default is %s's %s)", path, env, env, package, dflt);
         if (r == -ENOENT)
                 return td_log_error(r, "--secure-boot: '%s' not found: install the Debian package %s",
                                     path, package);
         if (r < 0)
-                return td_log_errno(r, "--secure-boot: read '%s' (reinstall %s)", path, package);
+                return td_log_errno(r, "--secure-boot: read '%s'%s%s (reinstall %s)", path,
+                                    from_env ? " from $" : "", from_env ? env : "", package);
         if (td_grub_pe_signed(data, len) != 1) {
                 free(data);
+                if (from_env)
+                        return td_log_error(-EINVAL, "--secure-boot: '%s' (from $%s) is not a signed EFI "
+                                            "binary: point %s at a signed one (%s's is %s)", path, env,
+                                            env, package, dflt);
                 return td_log_error(-EINVAL, "--secure-boot: '%s' is not a signed EFI binary "
                                     "(reinstall %s)", path, package);
         }
@@ -1066,6 +1077,16 @@ int td_grub_add_files(struct td_grub *g, struct td_tree *tree, const char *fs_uu
                                 return r;
                 }
                 /* Where the ESP is mounted (--fstab). */
+                efi = td_node_child(boot, "efi");
+                if (efi && efi->link_to)
+                        efi = efi->link_to;
+                if (efi && !S_ISDIR(efi->mode))
+                        return td_log_error(-ENOTDIR, "/boot/efi in the tree is not a directory, and "
+                                            "the EFI System Partition is mounted there: remove it from "
+                                            "SOURCE, or build with --firmware bios");
+                if (efi && efi->n_children)
+                        td_warn("/boot/efi in the tree is not empty: mounting the EFI System "
+                                "Partition there hides its %zu entries", efi->n_children);
                 r = ensure_dir(tree, boot, "efi", &g->time, &efi);
                 if (r < 0)
                         return r;

@@ -113,7 +113,7 @@ static int make_in(const char *tmp, const struct td_esp_opts *o, const struct td
         mkfs[k++] = volid;
         mkfs[k++] = img;
         mkfs[k++] = kib;
-        r = td_run(mkfs, env, "dosfstools");
+        r = td_run(mkfs, env, "dosfstools (a BIOS-only disk needs none: --firmware bios)");
         if (r < 0)
                 return r;
 
@@ -125,7 +125,7 @@ static int make_in(const char *tmp, const struct td_esp_opts *o, const struct td
                 mmd[1] = (char *)"-i";
                 mmd[2] = img;
                 memcpy(mmd + 3, dirs, n_dirs * sizeof(*dirs));
-                r = td_run(mmd, env, "mtools");
+                r = td_run(mmd, env, "mtools (a BIOS-only disk needs none: --firmware bios)");
                 free(mmd);
         }
         for (size_t i = 0; i < n_dirs; i++)
@@ -142,7 +142,7 @@ static int make_in(const char *tmp, const struct td_esp_opts *o, const struct td
                 r = write_file(src, files[i].data, files[i].len);
                 if (r < 0)
                         return r;
-                r = td_run(mcopy, env, "mtools");
+                r = td_run(mcopy, env, "mtools (a BIOS-only disk needs none: --firmware bios)");
                 if (r < 0)
                         return r;
         }
@@ -167,7 +167,7 @@ int td_esp_make(const struct td_esp_opts *o, const struct td_esp_file *files, si
                 tmpdir = "/tmp";
         tmp = td_asprintf("%s/treedisk-esp-XXXXXX", tmpdir);
         if (!mkdtemp(tmp))
-                return td_log_errno(-errno, "create a temporary directory in '%s' (set TMPDIR)", tmpdir);
+                return td_log_errno(-errno, "cannot create a temporary directory in '%s' (set TMPDIR to a writable directory)", tmpdir);
         r = make_in(tmp, o, files, n_files, chunks);
         remove_tmpdir(tmp);
         return r;

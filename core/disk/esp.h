@@ -19,6 +19,7 @@
 
 #define TD_ESP_DEFAULT_BYTES (64ull * 1024 * 1024)
 #define TD_ESP_MIN_BYTES (33ull * 1024 * 1024)
+#define TD_ESP_MAX_BYTES (64ull * 1024 * 1024 * 1024) /* mkfs.fat -C makes the whole file */
 
 struct td_esp_file {
         const char *path;       /* in the ESP, no leading '/': "EFI/BOOT/BOOTX64.EFI" */
