@@ -264,6 +264,8 @@ struct scan {
         const uint8_t *blk;      /* the reader's current block: the mapped archive, */
         size_t blk_len;          /* or a block of decompressed output */
         uint64_t blk_start;      /* its offset in the (uncompressed) archive */
+        bool mapped;             /* blk is the whole archive, mapped */
+        uint64_t dropped;        /* mapped: pages before this were let go */
         struct node_map map;
         struct td_node **linkers; /* nodes with ->link_to (NULL: dropped) */
         size_t n_linkers, cap_linkers;
@@ -812,8 +814,8 @@ static int decompress(const char *path, int fd, const char *filters, int *ret)
         tmp = td_asprintf("%s/treedisk-tar-XXXXXX", tmpdir);
         out = mkostemp(tmp, O_CLOEXEC);
         if (out < 0)
-                return td_log_errno(-errno, "'%s': a temporary file in '%s' for the decompressed "
-                                    "archive (set TMPDIR)", path, tmpdir);
+                return td_log_errno(-errno, "'%s': cannot create a temporary file in '%s' for the "
+                                    "decompressed archive (set TMPDIR to a writable directory)", path, tmpdir);
         unlink(tmp);
         td_info("'%s': decompressing it (%s) into '%s' (unlinked)", path, filters, tmpdir);
 
@@ -945,6 +947,18 @@ static int scan_entries(struct scan *sc, const char *path)
                 r = scan_entry(sc, e);
                 if (r < 0)
                         return r;
+                /* The headers behind us are read: let their pages go, so the
+                 * scan's resident memory stays small on archives of any size
+                 * (they stay in the page cache). */
+                if (sc->mapped) {
+                        uint64_t pos = (uint64_t)archive_read_header_position(sc->a) & ~(uint64_t)0xfffff;
+
+                        if (pos > sc->dropped + (64u << 20)) {
+                                madvise((void *)(sc->blk + sc->dropped), (size_t)(pos - sc->dropped),
+                                        MADV_DONTNEED);
+                                sc->dropped = pos;
+                        }
+                }
         }
         /* directories no entry named: the archive's newest time */
         for (size_t i = 0; i < sc->n_implicit; i++)
@@ -980,6 +994,8 @@ static int scan_mapped(struct scan *sc, const char *path)
         sc->blk = map;
         sc->blk_len = (size_t)s->st.st_size;
         sc->blk_start = 0;
+        sc->mapped = true;
+        madvise(map, (size_t)s->st.st_size, MADV_SEQUENTIAL);
         w = (struct whole){ .base = map, .size = (size_t)s->st.st_size };
         sc->a = new_tar_reader();
         if (archive_read_open(sc->a, &w, NULL, read_whole, NULL) != ARCHIVE_OK)
@@ -991,6 +1007,7 @@ static int scan_mapped(struct scan *sc, const char *path)
                                  "error: report it, with the archive's format)", path, sc->entry);
         archive_read_free(sc->a);
         sc->a = NULL;
+        sc->mapped = false;
         munmap(map, (size_t)s->st.st_size);
         return r;
 }
