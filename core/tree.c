@@ -22,6 +22,31 @@ struct td_node *td_node_new(const char *name, size_t name_len, mode_t mode)
         return n;
 }
 
+void td_node_clear(struct td_node *n)
+{
+        for (size_t i = 0; i < n->n_xattrs; i++) {
+                free(n->xattrs[i].name);
+                free(n->xattrs[i].value);
+        }
+        free(n->xattrs);
+        free(n->ranges);
+        free(n->link_target);
+        if (n->mem_owned)
+                free((void *)n->mem);
+        n->xattrs = NULL;
+        n->n_xattrs = 0;
+        n->ranges = NULL;
+        n->n_ranges = 0;
+        n->link_target = NULL;
+        n->mem = NULL;
+        n->mem_owned = false;
+        n->source = NULL;
+        n->file_id = 0;
+        n->link_to = NULL;
+        n->size = 0;
+        n->rdev_major = n->rdev_minor = 0;
+}
+
 /* Frees what one node owns, not its children. */
 static void node_free_one(struct td_node *n)
 {

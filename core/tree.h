@@ -77,6 +77,10 @@ struct td_node *td_node_new(const char *name, size_t name_len, mode_t mode);
  * parent.  NULL is fine. */
 void td_node_free(struct td_node *n);
 void td_node_add_child(struct td_node *parent, struct td_node *child);
+/* Drops what a node holds as a file's content or another kind's: xattrs,
+ * data (source, memory, ranges), link target, hard-link target, device
+ * numbers; size 0.  Name, mode, owner, times and children stay. */
+void td_node_clear(struct td_node *n);
 /* Child by exact name, or NULL.  Linear unless the children are sorted. */
 struct td_node *td_node_child(const struct td_node *parent, const char *name);
 /* Adds an xattr (copies name and value); keeps them sorted by name. */

@@ -772,31 +772,6 @@ static int ensure_dir(struct td_tree *tree, struct td_node *parent, const char *
         return 0;
 }
 
-/* Drops what a node held as file data or as another kind of file. */
-static void node_clear(struct td_node *n)
-{
-        for (size_t i = 0; i < n->n_xattrs; i++) {
-                free(n->xattrs[i].name);
-                free(n->xattrs[i].value);
-        }
-        free(n->xattrs);
-        n->xattrs = NULL;
-        n->n_xattrs = 0;
-        free(n->ranges);
-        n->ranges = NULL;
-        n->n_ranges = 0;
-        free(n->link_target);
-        n->link_target = NULL;
-        if (n->mem_owned)
-                free((void *)n->mem);
-        n->mem = NULL;
-        n->mem_owned = false;
-        n->source = NULL;
-        n->file_id = 0;
-        n->link_to = NULL;
-        n->rdev_major = n->rdev_minor = 0;
-}
-
 /* A regular file name under dir (replacing a non-directory of that name):
  * 0644, root's, time t, no data yet. */
 static int put_file(struct td_tree *tree, struct td_node *dir, const char *name,
@@ -810,7 +785,7 @@ static int put_file(struct td_tree *tree, struct td_node *dir, const char *name,
                 return td_log_error(-EISDIR, "'%s' in the tree is a directory, GRUB needs a file there", p);
         }
         if (n) {
-                node_clear(n);
+                td_node_clear(n);
         } else {
                 n = td_node_new(name, strlen(name), S_IFREG | 0644);
                 td_node_add_child(dir, n);
@@ -1146,7 +1121,7 @@ int td_grub_add_fstab(struct td_tree *tree, const struct td_image_opts *o, const
                            esp_uuid ? " /boot/efi vfat umask=0077 0 1\n" : "");
         if (n) {
                 /* An empty fstab: give it content, keep its owner and mode. */
-                node_clear(n);
+                td_node_clear(n);
                 set_mem(n, text, strlen(text));
                 return 0;
         }

@@ -281,32 +281,6 @@ static int entry_error(struct scan *sc, int err, const char *what)
         return td_log_error(err, "'%s': entry '%s': %s", sc->s->path, sc->entry, what);
 }
 
-/* Empties a regular file, symlink or device node of what its old entry gave. */
-static void node_reset(struct td_node *n)
-{
-        for (size_t i = 0; i < n->n_xattrs; i++) {
-                free(n->xattrs[i].name);
-                free(n->xattrs[i].value);
-        }
-        free(n->xattrs);
-        free(n->ranges);
-        free(n->link_target);
-        if (n->mem_owned)
-                free((void *)n->mem);
-        n->xattrs = NULL;
-        n->n_xattrs = 0;
-        n->ranges = NULL;
-        n->n_ranges = 0;
-        n->link_target = NULL;
-        n->mem = NULL;
-        n->mem_owned = false;
-        n->source = NULL;
-        n->file_id = 0;
-        n->link_to = NULL;
-        n->size = 0;
-        n->rdev_major = n->rdev_minor = 0;
-}
-
 static bool in_subtree(const struct td_node *n, const struct td_node *top)
 {
         for (; n; n = n->parent)
@@ -473,7 +447,7 @@ static int lookup_create(struct scan *sc, const char *path, bool want_dir, struc
                 if (n && !S_ISDIR(n->mode)) {
                         /* extraction replaces it by the directory */
                         keep_links_alive(sc, n);
-                        node_reset(n);
+                        td_node_clear(n);
                         n->mode = S_IFDIR | 0755;
                         n->uid = n->gid = 0;
                 }
@@ -734,7 +708,7 @@ static int scan_entry(struct scan *sc, struct archive_entry *e)
                                 drop_children(sc, n);
                         keep_links_alive(sc, n);
                 }
-                node_reset(n);
+                td_node_clear(n);
                 for (size_t i = 0; i < sc->n_implicit; i++)
                         if (sc->implicit[i] == n)
                                 sc->implicit[i] = NULL;
