@@ -27,6 +27,7 @@ enum {
         OPT_SECURE_BOOT,
         OPT_ESP_SIZE,
         OPT_GRUB_EFI_DIR,
+        OPT_EXTRA_TREE,
 };
 
 const struct option td_cli_image_options[] = {
@@ -50,6 +51,7 @@ const struct option td_cli_image_options[] = {
         { "secure-boot", no_argument, NULL, OPT_SECURE_BOOT },
         { "esp-size", required_argument, NULL, OPT_ESP_SIZE },
         { "grub-efi-dir", required_argument, NULL, OPT_GRUB_EFI_DIR },
+        { "extra-tree", required_argument, NULL, OPT_EXTRA_TREE },
         { NULL, 0, NULL, 0 },
 };
 
@@ -68,6 +70,9 @@ const char td_cli_image_help[] =
         "  --uid-map FROM:TO,...    change the listed uids\n"
         "  --gid-map FROM:TO,...    change the listed gids\n"
         "  --devtable FILE          apply a genext2fs/Buildroot device table\n"
+        "  --extra-tree DIR         lay DIR over the image (repeatable, in order; before\n"
+        "                           --owner, the maps and --devtable): files replace,\n"
+        "                           directories merge\n"
         "  --grub                   make the disk bootable with GRUB\n"
         "  --firmware bios|uefi|both  which firmware boots it (default both: one disk for\n"
         "                           BIOS and UEFI; uefi and both add an EFI System Partition)\n"
@@ -179,6 +184,10 @@ int td_cli_parse_image_option(int c, const char *arg, struct td_image_opts *o)
                 return 1;
         case OPT_GRUB_EFI_DIR:
                 o->grub_efi_dir = arg;
+                return 1;
+        case OPT_EXTRA_TREE:
+                o->extra_trees = td_realloc(o->extra_trees, (o->n_extra_trees + 1) * sizeof(*o->extra_trees));
+                o->extra_trees[o->n_extra_trees++] = arg;
                 return 1;
         case OPT_MAX_FDS:
                 if (td_parse_size(arg, &v) < 0 || v < 4 || v > 1u << 20)

@@ -13,6 +13,8 @@
  *   --uid-map FROM:TO,...    change listed uids
  *   --gid-map FROM:TO,...    change listed gids
  *   --devtable FILE          genext2fs/Buildroot device table
+ *   --extra-tree DIR         lay DIR over the image (repeatable; the caller
+ *                            frees opts->extra_trees)
  *   --grub                   make the disk bootable with GRUB
  *   --firmware bios|uefi|both  with --grub (default both)
  *   --secure-boot            UEFI through Debian's signed shim and GRUB

@@ -11,6 +11,7 @@
 
 #include "disk/boot_grub.h"
 #include "devtable.h"
+#include "extratree.h"
 #include "disk/esp.h"
 #include "ext4/ext4.h"
 #include "image.h"
@@ -32,6 +33,8 @@ struct td_image {
         struct td_image_opts opts;
         struct td_tree tree;
         struct td_source *src;
+        struct td_source **extra_src; /* --extra-tree sources, owned */
+        size_t n_extra_src;
         struct td_ext4 fs;
         struct td_layout_spec spec;
         struct td_layout layout;
@@ -376,7 +379,30 @@ int td_image_build(const struct td_image_opts *opts, struct td_image **ret)
         r = td_source_open(opts->source, &scan, &img->src, &img->tree);
         if (r < 0)
                 goto fail;
-        /* Ownership first, then the device table, which may override it. */
+        /* Extra trees over the source, in order; then ownership, then the
+         * device table, which may override it. */
+        img->extra_src = td_calloc(opts->n_extra_trees, sizeof(*img->extra_src));
+        for (size_t i = 0; i < opts->n_extra_trees; i++) {
+                struct td_tree extra = { 0 };
+                struct stat st;
+
+                if (stat(opts->extra_trees[i], &st) < 0) {
+                        r = td_log_errno(-errno, "--extra-tree '%s'", opts->extra_trees[i]);
+                        goto fail;
+                }
+                if (!S_ISDIR(st.st_mode)) {
+                        r = td_log_error(-ENOTDIR, "--extra-tree '%s': not a directory", opts->extra_trees[i]);
+                        goto fail;
+                }
+                r = td_source_dir_open(opts->extra_trees[i], &scan, &img->extra_src[i], &extra);
+                if (r < 0)
+                        goto fail;
+                img->n_extra_src++;
+                r = td_extratree_apply(&img->tree, &extra, opts->extra_trees[i]);
+                td_tree_done(&extra);
+                if (r < 0)
+                        goto fail;
+        }
         td_owner_apply(&img->tree, opts);
         if (opts->devtable) {
                 r = td_devtable_apply(&img->tree, opts->devtable, opts->source_date_epoch);
@@ -437,6 +463,9 @@ void td_image_free(struct td_image *img)
         td_ext4_done(&img->fs);
         td_tree_done(&img->tree);
         td_source_free(img->src);
+        for (size_t i = 0; i < img->n_extra_src; i++)
+                td_source_free(img->extra_src[i]);
+        free(img->extra_src);
         td_grub_free(img->grub);
         free(img->core_img);
         free(img);

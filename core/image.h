@@ -40,6 +40,8 @@ struct td_image_opts {
         struct td_id_map *uid_map, *gid_map; /* not owned */
         size_t n_uid_map, n_gid_map;
         const char *devtable;        /* NULL: none */
+        const char **extra_trees;    /* --extra-tree DIRs, in order; not owned */
+        size_t n_extra_trees;
 
         /* boot (issue 4) */
         bool grub;

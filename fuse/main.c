@@ -336,5 +336,8 @@ out:
         td_overlay_free(fs.ov);
         td_image_free(fs.img);
         free(arg_fuse_opts);
+        free(opts.uid_map);
+        free(opts.gid_map);
+        free(opts.extra_trees);
         return ret;
 }

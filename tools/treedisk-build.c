@@ -190,5 +190,6 @@ int main(int argc, char **argv)
         td_image_free(img);
         free(arg_opts.uid_map);
         free(arg_opts.gid_map);
+        free(arg_opts.extra_trees);
         return r < 0 ? 1 : 0;
 }
