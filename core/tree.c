@@ -50,15 +50,7 @@ void td_node_clear(struct td_node *n)
 /* Frees what one node owns, not its children. */
 static void node_free_one(struct td_node *n)
 {
-        for (size_t i = 0; i < n->n_xattrs; i++) {
-                free(n->xattrs[i].name);
-                free(n->xattrs[i].value);
-        }
-        free(n->xattrs);
-        free(n->ranges);
-        free(n->link_target);
-        if (n->mem_owned)
-                free((void *)n->mem);
+        td_node_clear(n);
         free(n->children);
         free(n->name);
         free(n);
