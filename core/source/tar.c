@@ -10,14 +10,12 @@
  * the archive, read with pread() only when the image's bytes are read.  Only
  * the headers are touched during the scan.
  *
- * A gzip'd tar is decompressed once, at start, keeping restart points
- * (gzindex.h): libarchive is fed blocks of the output, a file's data is
- * located in the output the same way, and a read later decompresses from
- * the nearest point before it (at most a few MiB).  Any other compression
- * libarchive knows (bzip2, xz, lzma, zstd, lz4, compress) is decompressed
- * once into an unlinked temporary file under $TMPDIR, which is then read like
- * an uncompressed tar: one full decompression before the image is ready and
- * the uncompressed size in $TMPDIR (not in memory).
+ * A compressed tar (any filter libarchive knows: gzip, bzip2, xz, lzma,
+ * zstd, lz4, compress) is decompressed once into an unlinked temporary file
+ * under $TMPDIR, which is then read like an uncompressed tar: one full
+ * decompression before the image is ready and the uncompressed size in
+ * $TMPDIR (not in memory).  (gzindex.h's restart points are to replace the
+ * copy for gzip once reads can continue a decompression.)
  *
  * Tar semantics (as extraction gives them): entries in any order; a path
  * given twice, the last wins (a directory over a directory merges); a missing
@@ -38,7 +36,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "gzindex.h"
 #include "source.h"
 #include "td.h"
 
@@ -60,7 +57,6 @@ struct tar_source {
         char *path;        /* the archive as the user named it; owned */
         int fd;            /* the archive, or its decompressed copy */
         bool decompressed; /* fd is a private unlinked copy: it cannot change */
-        struct td_gzindex *gz; /* gzip: offsets are in its output; owned */
         struct stat st;    /* of fd at open: a changed archive reads as EIO */
         atomic_bool reported;
         struct tar_file *files;
@@ -120,17 +116,7 @@ static int tar_pread(struct td_source *src, uint32_t file_id, void *buf, size_t 
                         ssize_t got;
 
                         n = (size_t)TD_MIN((uint64_t)len, e[lo].len - in);
-                        if (s->gz) {
-                                int r = td_gzindex_pread(s->gz, p, n, e[lo].arch_off + in);
-
-                                if (r == -ENOMEM)
-                                        return td_log_error(r, "'%s': out of memory", s->path);
-                                if (r < 0)
-                                        return changed(s, "the archive changed");
-                                got = (ssize_t)n;
-                        } else {
-                                got = pread(s->fd, p, n, (off_t)(e[lo].arch_off + in));
-                        }
+                        got = pread(s->fd, p, n, (off_t)(e[lo].arch_off + in));
                         if (got < 0 && errno == EINTR)
                                 continue;
                         if (got <= 0)
@@ -157,7 +143,6 @@ static void tar_free(struct td_source *src)
 {
         struct tar_source *s = (struct tar_source *)src;
 
-        td_gzindex_free(s->gz);
         if (s->fd >= 0)
                 close(s->fd);
         for (size_t i = 0; i < s->n_files; i++)
@@ -384,7 +369,7 @@ static int split_path(char *path, char **comp, size_t max)
                         n--;
                         continue;
                 }
-                if (n == max)
+                if (n == max || strlen(p) > 255)
                         return -ENAMETOOLONG;
                 comp[n++] = p;
         }
@@ -431,6 +416,9 @@ static int lookup_create(struct scan *sc, const char *path, bool want_dir, struc
 
         comp = td_calloc(max, sizeof(*comp));
         k = split_path(copy, comp, max);
+        if (k == -ENAMETOOLONG)
+                return entry_error(sc, k, "a name in its path is longer than 255 bytes, more than "
+                                   "the filesystem holds");
         if (k < 0)
                 return entry_error(sc, -EINVAL, "its path leaves the tree through '..'");
         *fresh = false;
@@ -867,22 +855,6 @@ int td_source_tar_probe(const char *path, char *desc, size_t desc_len)
         return found;
 }
 
-/* Resets what a scan made, for another try with another reader. */
-static void scan_reset(struct scan *sc)
-{
-        struct tar_source *s = sc->s;
-
-        for (size_t i = 0; i < s->n_files; i++)
-                free(s->files[i].name);
-        s->n_files = 0;
-        s->n_ext = 0;
-        free(sc->map.slot);
-        free(sc->linkers);
-        free(sc->implicit);
-        td_tree_done(sc->tree);
-        *sc = (struct scan){ .s = s, .tree = sc->tree };
-}
-
 /* Scans the archive through sc->a (opened by the caller, which sets
  * sc->blk/blk_len/blk_start through its read callback).  Returns 0, a
  * logged negative errno, or -EXDEV (not logged) when libarchive handed out
@@ -986,70 +958,6 @@ static int scan_mapped(struct scan *sc, const char *path)
         return r;
 }
 
-/* gzip: decompressed once, restart points kept, data located in the output. */
-struct gz_reader {
-        struct scan *sc;
-        struct td_gzindex *gz;
-        uint8_t *buf;
-        size_t cap;
-};
-
-static la_ssize_t read_gz(struct archive *a, void *data, const void **buf)
-{
-        struct gz_reader *g = data;
-        ssize_t n = td_gzindex_read(g->gz, g->buf, g->cap);
-
-        if (n < 0) {
-                archive_set_error(a, (int)-n, "%s", n == -EPIPE ? "the gzip data ends early" :
-                                  n == -ENOMEM ? "out of memory" : "the gzip data is corrupt");
-                return -1;
-        }
-        g->sc->blk_start += g->sc->blk_len;
-        g->sc->blk = g->buf;
-        g->sc->blk_len = (size_t)n;
-        *buf = g->buf;
-        return n;
-}
-
-static int scan_gzip(struct scan *sc, const char *path)
-{
-        struct tar_source *s = sc->s;
-        struct gz_reader g = { .sc = sc, .cap = 1024 * 1024 };
-        int r;
-
-        g.gz = td_gzindex_new(s->fd, 0);
-        g.buf = td_malloc(g.cap);
-        sc->blk = NULL;
-        sc->blk_len = 0;
-        sc->blk_start = 0;
-        sc->a = new_tar_reader();
-        if (archive_read_open(sc->a, &g, NULL, read_gz, NULL) != ARCHIVE_OK)
-                r = td_log_error(-EIO, "'%s': %s", path, archive_error_string(sc->a));
-        else
-                r = scan_entries(sc, path);
-        /* the rest of the data (after the end-of-archive blocks) indexed too */
-        while (r == 0) {
-                ssize_t n = td_gzindex_read(g.gz, g.buf, g.cap);
-
-                if (n == 0)
-                        break;
-                if (n < 0)
-                        r = td_log_error((int)n, "'%s': %s", path, n == -EPIPE ? "the gzip data ends early"
-                                                                               : "the gzip data is corrupt");
-        }
-        archive_read_free(sc->a);
-        sc->a = NULL;
-        free(g.buf);
-        if (r == 0) {
-                s->gz = g.gz;
-                td_debug("'%s': %zu restart points over %" PRIu64 " bytes", path,
-                         td_gzindex_points(g.gz), td_gzindex_size(g.gz));
-        } else {
-                td_gzindex_free(g.gz);
-        }
-        return r;
-}
-
 int td_source_tar_open(const char *path, const struct td_scan_opts *opts,
                        struct td_source **ret, struct td_tree *tree)
 {
@@ -1094,28 +1002,22 @@ int td_source_tar_open(const char *path, const struct td_scan_opts *opts,
         if (nf <= 1) {
                 r = scan_mapped(&sc, path);
         } else {
-                r = -EXDEV;
-                if (strcmp(filters, "gzip") == 0) {
-                        r = scan_gzip(&sc, path);
-                        if (r == -EXDEV) {
-                                td_debug("'%s': libarchive copied some data: decompressing to a file", path);
-                                scan_reset(&sc);
-                        }
-                }
-                if (r == -EXDEV) {
-                        int fd = -1;
+                /* gzindex.h's restart points would spare the copy, but until
+                 * sequential reads continue where the last one stopped, a
+                 * read of many small files restarts every time (100x slower
+                 * than the copy): every compression is copied for now. */
+                int fd = -1;
 
-                        r = decompress(path, s->fd, filters, &fd);
-                        if (r == 0) {
-                                close(s->fd);
-                                s->fd = fd;
-                                s->decompressed = true;
-                                if (fstat(s->fd, &s->st) < 0)
-                                        r = td_log_errno(-errno, "'%s': its decompressed copy", path);
-                        }
-                        if (r == 0)
-                                r = scan_mapped(&sc, path);
+                r = decompress(path, s->fd, filters, &fd);
+                if (r == 0) {
+                        close(s->fd);
+                        s->fd = fd;
+                        s->decompressed = true;
+                        if (fstat(s->fd, &s->st) < 0)
+                                r = td_log_errno(-errno, "'%s': its decompressed copy", path);
                 }
+                if (r == 0)
+                        r = scan_mapped(&sc, path);
         }
         if (utf8) {
                 uselocale(old_locale);
@@ -1130,8 +1032,7 @@ int td_source_tar_open(const char *path, const struct td_scan_opts *opts,
                 return r;
         }
         td_info("'%s': tar archive%s%s%s, %zu entries, %zu files with data", path,
-                *filters ? ", " : "", filters,
-                s->gz ? " (restart points)" : s->decompressed ? " (decompressed to $TMPDIR)" : "",
+                *filters ? ", " : "", filters, s->decompressed ? " (decompressed to $TMPDIR)" : "",
                 tree->n_nodes, s->n_files);
         *ret = &s->base;
         return 0;

@@ -93,6 +93,11 @@ expect_error "'..' leaving the tree" "a/../../evil" "$T/escape.tar" -o "$O/out.i
 mk hardmissing.tar <<'PY'
 h("link", "nowhere")
 PY
+mk longname.tar <<'PY'
+f("d/" + "a" * 255, b"fits\n")
+f("d/" + "b" * 256, b"too long\n")
+PY
+expect_error "a name of 256 bytes" "longer than 255 bytes" "$T/longname.tar" -o "$O/out.img"
 expect_error "hard link to a missing target" "nowhere" "$T/hardmissing.tar" -o "$O/out.img"
 mk good.tar <<'PY'
 f("a", b"a" * 100000)
