@@ -35,40 +35,6 @@ static size_t count(struct td_node *n)
         return c;
 }
 
-/* Moves what e holds (its content and metadata) into t; e keeps only its
- * name and children. */
-static void take_over(struct td_node *t, struct td_node *e)
-{
-        td_node_clear(t);
-        t->mode = e->mode;
-        t->uid = e->uid;
-        t->gid = e->gid;
-        t->size = e->size;
-        t->rdev_major = e->rdev_major;
-        t->rdev_minor = e->rdev_minor;
-        t->atime = e->atime;
-        t->mtime = e->mtime;
-        t->ctime = e->ctime;
-        t->link_target = e->link_target;
-        t->xattrs = e->xattrs;
-        t->n_xattrs = e->n_xattrs;
-        t->link_to = e->link_to;
-        t->source = e->source;
-        t->file_id = e->file_id;
-        t->mem = e->mem;
-        t->mem_owned = e->mem_owned;
-        t->ranges = e->ranges;
-        t->n_ranges = e->n_ranges;
-        e->link_target = NULL;
-        e->xattrs = NULL;
-        e->n_xattrs = 0;
-        e->mem = NULL;
-        e->mem_owned = false;
-        e->ranges = NULL;
-        e->n_ranges = 0;
-        e->source = NULL;
-}
-
 static int cmp_moved(const void *a, const void *b)
 {
         const struct moved *x = a, *y = b;
@@ -145,14 +111,14 @@ static int merge_dir(struct merge *m, struct td_node *t, struct td_node *e)
                         }
                         if (S_ISDIR(c->mode)) {
                                 /* the directory's metadata from the extra tree */
-                                take_over(x, c);
+                                td_node_take(x, c);
                                 td_grow(&stack_t, &cap_t, n + 1, sizeof(*stack_t));
                                 td_grow(&stack_e, &cap_e, n + 1, sizeof(*stack_e));
                                 stack_t[n] = x;
                                 stack_e[n] = c;
                                 n++;
                         } else {
-                                take_over(x, c);
+                                td_node_take(x, c);
                                 td_grow(&m->moved, &m->cap_moved, m->n_moved + 1, sizeof(*m->moved));
                                 m->moved[m->n_moved++] = (struct moved){ c, x };
                         }
@@ -175,7 +141,7 @@ int td_extratree_apply(struct td_tree *tree, struct td_tree *extra, const char *
         r = merge_dir(&m, tree->root, extra->root);
         if (r == 0) {
                 /* the extra tree's root is the image's root */
-                take_over(tree->root, extra->root);
+                td_node_take(tree->root, extra->root);
                 tree->root->link_to = NULL;
                 qsort(m.moved, m.n_moved, sizeof(*m.moved), cmp_moved);
                 td_tree_walk(tree->root, relink, &m);

@@ -47,6 +47,38 @@ void td_node_clear(struct td_node *n)
         n->rdev_major = n->rdev_minor = 0;
 }
 
+void td_node_take(struct td_node *t, struct td_node *e)
+{
+        td_node_clear(t);
+        t->mode = e->mode;
+        t->uid = e->uid;
+        t->gid = e->gid;
+        t->size = e->size;
+        t->rdev_major = e->rdev_major;
+        t->rdev_minor = e->rdev_minor;
+        t->atime = e->atime;
+        t->mtime = e->mtime;
+        t->ctime = e->ctime;
+        t->link_target = e->link_target;
+        t->xattrs = e->xattrs;
+        t->n_xattrs = e->n_xattrs;
+        t->link_to = e->link_to;
+        t->source = e->source;
+        t->file_id = e->file_id;
+        t->mem = e->mem;
+        t->mem_owned = e->mem_owned;
+        t->ranges = e->ranges;
+        t->n_ranges = e->n_ranges;
+        e->link_target = NULL;
+        e->xattrs = NULL;
+        e->n_xattrs = 0;
+        e->mem = NULL;
+        e->mem_owned = false;
+        e->ranges = NULL;
+        e->n_ranges = 0;
+        e->source = NULL;
+}
+
 /* Frees what one node owns, not its children. */
 static void node_free_one(struct td_node *n)
 {

@@ -81,6 +81,10 @@ void td_node_add_child(struct td_node *parent, struct td_node *child);
  * data (source, memory, ranges), link target, hard-link target, device
  * numbers; size 0.  Name, mode, owner, times and children stay. */
 void td_node_clear(struct td_node *n);
+/* dst (cleared first) takes src's content and metadata: mode, owner, size,
+ * device numbers, times, link target, xattrs, data, hard-link target.  src
+ * keeps its name and children, and nothing it owned. */
+void td_node_take(struct td_node *dst, struct td_node *src);
 /* Child by exact name, or NULL.  Linear unless the children are sorted. */
 struct td_node *td_node_child(const struct td_node *parent, const char *name);
 /* Adds an xattr (copies name and value); keeps them sorted by name. */

@@ -298,22 +298,9 @@ static void keep_links_alive(struct scan *sc, struct td_node *top)
                                 continue;
                         if (!heir) {
                                 /* the heir takes the data (ownership moves) */
-                                struct td_node *parent = k->parent;
-                                char *name = k->name;
-
                                 heir = k;
-                                *heir = *target;
-                                heir->parent = parent;
-                                heir->name = name;
-                                heir->children = NULL;
-                                heir->n_children = heir->cap_children = 0;
+                                td_node_take(heir, target);
                                 heir->link_to = NULL;
-                                target->xattrs = NULL;
-                                target->n_xattrs = 0;
-                                target->ranges = NULL;
-                                target->link_target = NULL;
-                                target->mem = NULL;
-                                target->mem_owned = false;
                                 sc->linkers[j] = NULL;
                         } else {
                                 k->link_to = heir;
