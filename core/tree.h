@@ -61,6 +61,9 @@ struct td_node {
         uint32_t file_id;
         const void *mem;
         bool mem_owned;
+        /* Scratch for a source that applies layers (OCI): the layer that
+         * last set this node.  Nothing after the scan reads it. */
+        uint16_t layer;
         struct td_range *ranges; /* owned; NULL with n_ranges 0 means "all of size is data" */
         size_t n_ranges;
 

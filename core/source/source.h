@@ -64,6 +64,21 @@ int td_source_tar_probe(const char *path, char *desc, size_t desc_len);
 int td_source_tar_open(const char *path, const struct td_scan_opts *opts,
                        struct td_source **ret, struct td_tree *tree);
 
+/* Tar archives applied in order onto one tree (core/source/tar.c): the
+ * layers of an OCI image.  path is opened; name is what messages call it. */
+struct td_tar_layer_spec {
+        const char *path;
+        const char *name;
+};
+/* Scans specs[0..n) (1 <= n <= 65535) into *tree, each over the ones before
+ * as extraction in that order would; with whiteouts, ".wh." entries delete
+ * (OCI image-spec layer.md).  name names the source in messages.  File data
+ * stays in each archive (or its decompressed copy).  Returns 0 or a logged
+ * negative errno (the tree is then empty). */
+int td_tar_layers_open(const char *name, const struct td_tar_layer_spec *specs, size_t n,
+                       bool whiteouts, const struct td_scan_opts *opts,
+                       struct td_source **ret, struct td_tree *tree);
+
 static inline int td_source_pread(struct td_source *s, uint32_t file_id, void *buf,
                                   size_t len, uint64_t off)
 {

@@ -49,15 +49,23 @@ struct tar_extent {
 struct tar_file {
         size_t first;      /* index into ->ext */
         uint32_t n;        /* extents, sorted by file_off, not overlapping */
+        uint32_t layer;    /* index into ->layers */
         char *name;        /* the entry's path, for messages; owned */
+};
+
+/* One archive: the tar, or one layer of an image. */
+struct tar_layer {
+        char *name;        /* for messages: the path, or "image: layer N (blob)"; owned */
+        int fd;            /* the archive, or its decompressed copy */
+        bool decompressed; /* fd is a private unlinked copy: it cannot change */
+        struct stat st;    /* of fd at open: a changed archive reads as EIO */
 };
 
 struct tar_source {
         struct td_source base;
-        char *path;        /* the archive as the user named it; owned */
-        int fd;            /* the archive, or its decompressed copy */
-        bool decompressed; /* fd is a private unlinked copy: it cannot change */
-        struct stat st;    /* of fd at open: a changed archive reads as EIO */
+        char *path;        /* the source as the user named it; owned */
+        struct tar_layer *layers;
+        size_t n_layers;
         atomic_bool reported;
         struct tar_file *files;
         size_t n_files, cap_files;
@@ -67,11 +75,11 @@ struct tar_source {
 
 /* --- the read path --------------------------------------------------------- */
 
-static int changed(struct tar_source *s, const char *why)
+static int changed(struct tar_source *s, const struct tar_layer *l, const char *why)
 {
         if (!atomic_exchange(&s->reported, true))
                 td_err("'%s': %s since the image was built: its files read as I/O errors "
-                       "(rebuild the image)", s->path, why);
+                       "(rebuild the image)", l->name, why);
         return -EIO;
 }
 
@@ -79,19 +87,23 @@ static int tar_pread(struct td_source *src, uint32_t file_id, void *buf, size_t 
 {
         struct tar_source *s = (struct tar_source *)src;
         const struct tar_file *f;
+        const struct tar_layer *l;
         const struct tar_extent *e;
         uint8_t *p = buf;
         size_t lo, hi;
         struct stat st;
 
         assert(file_id < s->n_files);
-        if (!s->decompressed) {
-                if (fstat(s->fd, &st) < 0 || st.st_size != s->st.st_size ||
-                    st.st_mtim.tv_sec != s->st.st_mtim.tv_sec ||
-                    st.st_mtim.tv_nsec != s->st.st_mtim.tv_nsec)
-                        return changed(s, "the archive changed");
-        }
         f = &s->files[file_id];
+        l = &s->layers[f->layer];
+        if (!l->decompressed) {
+                if (fstat(l->fd, &st) < 0 || st.st_size != l->st.st_size ||
+                    st.st_mtim.tv_sec != l->st.st_mtim.tv_sec ||
+                    st.st_mtim.tv_nsec != l->st.st_mtim.tv_nsec ||
+                    st.st_ctim.tv_sec != l->st.st_ctim.tv_sec ||
+                    st.st_ctim.tv_nsec != l->st.st_ctim.tv_nsec)
+                        return changed(s, l, "the archive changed");
+        }
         e = s->ext + f->first;
         /* the first extent that ends after off */
         lo = 0;
@@ -116,11 +128,11 @@ static int tar_pread(struct td_source *src, uint32_t file_id, void *buf, size_t 
                         ssize_t got;
 
                         n = (size_t)TD_MIN((uint64_t)len, e[lo].len - in);
-                        got = pread(s->fd, p, n, (off_t)(e[lo].arch_off + in));
+                        got = pread(l->fd, p, n, (off_t)(e[lo].arch_off + in));
                         if (got < 0 && errno == EINTR)
                                 continue;
                         if (got <= 0)
-                                return changed(s, got < 0 ? "reading failed" : "the archive shrank");
+                                return changed(s, l, got < 0 ? "reading failed" : "the archive shrank");
                         n = (size_t)got;
                         if (off + n >= e[lo].file_off + e[lo].len)
                                 lo++;
@@ -143,8 +155,12 @@ static void tar_free(struct td_source *src)
 {
         struct tar_source *s = (struct tar_source *)src;
 
-        if (s->fd >= 0)
-                close(s->fd);
+        for (size_t i = 0; i < s->n_layers; i++) {
+                if (s->layers[i].fd >= 0)
+                        close(s->layers[i].fd);
+                free(s->layers[i].name);
+        }
+        free(s->layers);
         for (size_t i = 0; i < s->n_files; i++)
                 free(s->files[i].name);
         free(s->files);
@@ -259,11 +275,14 @@ struct scan {
         struct timespec newest;
         bool root_named;         /* an entry "./" gave the root's metadata */
         const char *entry;       /* the entry's path, for messages */
+        struct tar_layer *l;     /* the archive being read */
+        uint32_t layer;          /* its index */
+        bool whiteouts;          /* OCI layers: .wh. entries delete */
 };
 
 static int entry_error(struct scan *sc, int err, const char *what)
 {
-        return td_log_error(err, "'%s': entry '%s': %s", sc->s->path, sc->entry, what);
+        return td_log_error(err, "'%s': entry '%s': %s", sc->l->name, sc->entry, what);
 }
 
 static bool in_subtree(const struct td_node *n, const struct td_node *top)
@@ -309,36 +328,70 @@ static void keep_links_alive(struct scan *sc, struct td_node *top)
         }
 }
 
-/* Removes what was below dir (a directory an entry replaces by a
- * non-directory): the nodes leave the map, the tree and memory. */
-static void drop_children(struct scan *sc, struct td_node *dir)
+/* Takes c and its subtree out of the map, the node count and the lists of
+ * the scan (hard links into it keep their inode alive elsewhere).  The
+ * caller unlinks c from its parent and frees it. */
+static void forget_subtree(struct scan *sc, struct td_node *c)
 {
         struct td_node **stack = NULL;
         size_t n = 0, cap = 0;
 
-        keep_links_alive(sc, dir);
-        for (size_t i = 0; i < dir->n_children; i++) {
-                td_grow(&stack, &cap, n + 1, sizeof(*stack));
-                stack[n++] = dir->children[i];
-        }
+        keep_links_alive(sc, c);
+        td_grow(&stack, &cap, 1, sizeof(*stack));
+        stack[n++] = c;
         while (n) {
-                struct td_node *c = stack[--n];
+                struct td_node *x = stack[--n];
 
-                map_del(&sc->map, c);
+                map_del(&sc->map, x);
                 sc->tree->n_nodes--;
-                for (size_t i = 0; i < c->n_children; i++) {
+                for (size_t i = 0; i < x->n_children; i++) {
                         td_grow(&stack, &cap, n + 1, sizeof(*stack));
-                        stack[n++] = c->children[i];
+                        stack[n++] = x->children[i];
                 }
         }
         free(stack);
         for (size_t i = 0; i < sc->n_implicit; i++)
-                if (sc->implicit[i] && sc->implicit[i] != dir && in_subtree(sc->implicit[i], dir))
+                if (sc->implicit[i] && in_subtree(sc->implicit[i], c))
                         sc->implicit[i] = NULL;
-        for (size_t i = 0; i < dir->n_children; i++)
-                td_node_free(dir->children[i]);
-        dir->n_children = 0;
-        dir->children_sorted = true;
+}
+
+/* Removes what was below dir: everything (a directory an entry replaces
+ * by a non-directory), or, lower_only, what layers before this one put
+ * there (an OCI opaque whiteout).  The nodes leave the map, the tree and
+ * memory; the others keep their order. */
+static void drop_children(struct scan *sc, struct td_node *dir, bool lower_only)
+{
+        size_t kept = 0;
+
+        for (size_t i = 0; i < dir->n_children; i++) {
+                struct td_node *c = dir->children[i];
+
+                if (lower_only && c->layer >= sc->layer) {
+                        dir->children[kept++] = c;
+                        continue;
+                }
+                forget_subtree(sc, c);
+                td_node_free(c);
+        }
+        dir->n_children = kept;
+        if (!kept)
+                dir->children_sorted = true;
+}
+
+/* Removes n (not the root) and its subtree from the tree. */
+static void remove_node(struct scan *sc, struct td_node *n)
+{
+        struct td_node *p = n->parent;
+
+        forget_subtree(sc, n);
+        for (size_t i = 0; i < p->n_children; i++)
+                if (p->children[i] == n) {
+                        memmove(&p->children[i], &p->children[i + 1],
+                                (p->n_children - i - 1) * sizeof(*p->children));
+                        p->n_children--;
+                        break;
+                }
+        td_node_free(n);
 }
 
 /* Splits the entry's path into its normalized components (in place);
@@ -384,6 +437,7 @@ static struct td_node *new_child(struct scan *sc, struct td_node *parent, const 
 {
         struct td_node *n = td_node_new(name, strlen(name), mode);
 
+        n->layer = (uint16_t)sc->layer;
         td_node_add_child(parent, n);
         map_add(&sc->map, n);
         sc->tree->n_nodes++;
@@ -425,6 +479,7 @@ static int lookup_create(struct scan *sc, const char *path, bool want_dir, struc
                         td_node_clear(n);
                         n->mode = S_IFDIR | 0755;
                         n->uid = n->gid = 0;
+                        n->layer = (uint16_t)sc->layer;
                 }
                 if (!n) {
                         n = new_child(sc, dir, comp[i], S_IFDIR | 0755);
@@ -627,10 +682,56 @@ static int scan_data(struct scan *sc, struct td_node *n, struct archive_entry *e
         if (s->n_ext - first > UINT32_MAX)
                 return entry_error(sc, -EFBIG, "more pieces than a file may have here");
         td_grow(&s->files, &s->cap_files, s->n_files + 1, sizeof(*s->files));
-        s->files[s->n_files] = (struct tar_file){ first, (uint32_t)(s->n_ext - first),
-                                                  td_asprintf("%s:%s", s->path, sc->entry) };
+        s->files[s->n_files] = (struct tar_file){ first, (uint32_t)(s->n_ext - first), sc->layer,
+                                                  td_asprintf("%s:%s", sc->l->name, sc->entry) };
         n->source = &s->base;
         n->file_id = (uint32_t)s->n_files++;
+        return 0;
+}
+
+/* An OCI whiteout (image-spec layer.md): ".wh.NAME" deletes NAME as the
+ * layers below left it; ".wh..wh..opq" deletes what they left in its
+ * directory.  Entries of this same layer stay either way, whatever their
+ * order.  Other ".wh..wh." names are aufs bookkeeping: ignored.  The
+ * whiteout itself is no file of the image. */
+static int whiteout(struct scan *sc, const char *path)
+{
+        _cleanup_free_ char *copy = td_strdup(path);
+        struct td_node *victim;
+        char *dir, *base;
+        int err;
+
+        for (size_t l = strlen(copy); l > 0 && copy[l - 1] == '/'; l--)
+                copy[l - 1] = '\0';
+        base = strrchr(copy, '/');
+        if (base) {
+                *base++ = '\0';
+                dir = copy;
+        } else {
+                base = copy;
+                dir = "";
+        }
+        if (strcmp(base, ".wh..wh..opq") == 0) {
+                victim = lookup(sc, dir, &err);
+                if (err < 0)
+                        return entry_error(sc, -EINVAL, "its path leaves the tree through '..'");
+                if (victim && S_ISDIR(victim->mode) && !victim->link_to)
+                        drop_children(sc, victim, true);
+                return 0;
+        }
+        if (strncmp(base, ".wh..wh.", 8) == 0)
+                return 0;
+        if (!base[4] || strcmp(base + 4, ".") == 0 || strcmp(base + 4, "..") == 0)
+                return entry_error(sc, -EINVAL, "a whiteout that names no file");
+        {
+                _cleanup_free_ char *full = td_asprintf("%s/%s", dir, base + 4);
+
+                victim = lookup(sc, full, &err);
+        }
+        if (err < 0)
+                return entry_error(sc, -EINVAL, "its path leaves the tree through '..'");
+        if (victim && victim != sc->tree->root && victim->layer < sc->layer)
+                remove_node(sc, victim);
         return 0;
 }
 
@@ -642,6 +743,16 @@ static int scan_entry(struct scan *sc, struct archive_entry *e)
         bool fresh;
         int r;
 
+        if (sc->whiteouts) {
+                const char *p = archive_entry_pathname(e), *b = p + strlen(p);
+
+                while (b > p && b[-1] == '/')
+                        b--;
+                while (b > p && b[-1] != '/')
+                        b--;
+                if (strncmp(b, ".wh.", 4) == 0)
+                        return whiteout(sc, p);
+        }
         if (hardlink) {
                 /* the target must be an earlier entry */
                 target = lookup(sc, hardlink, &r);
@@ -680,10 +791,11 @@ static int scan_entry(struct scan *sc, struct archive_entry *e)
                 /* the last entry wins; a directory over a directory merges */
                 if (!(S_ISDIR(mode) && S_ISDIR(n->mode))) {
                         if (n->n_children)
-                                drop_children(sc, n);
+                                drop_children(sc, n, false);
                         keep_links_alive(sc, n);
                 }
                 td_node_clear(n);
+                n->layer = (uint16_t)sc->layer;
                 for (size_t i = 0; i < sc->n_implicit; i++)
                         if (sc->implicit[i] == n)
                                 sc->implicit[i] = NULL;
@@ -842,17 +954,16 @@ int td_source_tar_probe(const char *path, char *desc, size_t desc_len)
         return found;
 }
 
-/* Scans the archive through sc->a (opened by the caller, which sets
- * sc->blk/blk_len/blk_start through its read callback).  Returns 0, a
+/* Scans the entries of one archive through sc->a (opened by the caller,
+ * which sets sc->blk/blk_len/blk_start) into sc->tree.  Returns 0, a
  * logged negative errno, or -EXDEV (not logged) when libarchive handed out
  * file data that is not in the reader's block. */
-static int scan_entries(struct scan *sc, const char *path)
+static int scan_entries(struct scan *sc)
 {
+        const char *path = sc->l->name;
         struct archive_entry *e;
         int r;
 
-        sc->tree->root = td_node_new("", 0, S_IFDIR | 0755);
-        sc->tree->n_nodes = 1;
         for (;;) {
                 _cleanup_free_ char *name = NULL;
 
@@ -860,9 +971,10 @@ static int scan_entries(struct scan *sc, const char *path)
                 if (r == ARCHIVE_EOF)
                         break;
                 if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
-                        return td_log_error(-EIO, "'%s': %s (truncated or corrupt?)", path,
-                                            archive_error_string(sc->a) ? archive_error_string(sc->a)
-                                                                        : "bad header");
+                        return td_log_error(-EIO, "'%s': %s at byte %" PRId64 " (truncated or corrupt?)",
+                                            path, archive_error_string(sc->a) ? archive_error_string(sc->a)
+                                                                              : "bad header",
+                                            (int64_t)archive_read_header_position(sc->a));
                 if (r == ARCHIVE_WARN) {
                         const char *m = archive_error_string(sc->a) ? archive_error_string(sc->a) : "";
 
@@ -893,12 +1005,6 @@ static int scan_entries(struct scan *sc, const char *path)
                         }
                 }
         }
-        /* directories no entry named: the archive's newest time */
-        for (size_t i = 0; i < sc->n_implicit; i++)
-                if (sc->implicit[i])
-                        sc->implicit[i]->atime = sc->implicit[i]->mtime = sc->implicit[i]->ctime = sc->newest;
-        if (!sc->root_named)
-                sc->tree->root->atime = sc->tree->root->mtime = sc->tree->root->ctime = sc->newest;
         return 0;
 }
 
@@ -911,73 +1017,107 @@ static struct archive *new_tar_reader(void)
         return a;
 }
 
-/* An uncompressed archive (or a decompressed copy) in s->fd, mapped. */
-static int scan_mapped(struct scan *sc, const char *path)
+/* The archive of sc->l (uncompressed, or its decompressed copy), mapped. */
+static int scan_mapped(struct scan *sc)
 {
-        struct tar_source *s = sc->s;
+        struct tar_layer *l = sc->l;
         struct whole w;
         void *map;
         int r;
 
-        if (s->st.st_size == 0)
-                return td_log_error(-EINVAL, "'%s': an empty file is no tar archive", path);
-        map = mmap(NULL, (size_t)s->st.st_size, PROT_READ, MAP_PRIVATE, s->fd, 0);
+        if (l->st.st_size == 0)
+                return td_log_error(-EINVAL, "'%s': an empty file is no tar archive", l->name);
+        map = mmap(NULL, (size_t)l->st.st_size, PROT_READ, MAP_PRIVATE, l->fd, 0);
         if (map == MAP_FAILED)
-                return td_log_errno(-errno, "'%s': cannot map it", path);
+                return td_log_errno(-errno, "'%s': cannot map it", l->name);
         sc->blk = map;
-        sc->blk_len = (size_t)s->st.st_size;
+        sc->blk_len = (size_t)l->st.st_size;
         sc->blk_start = 0;
         sc->mapped = true;
-        madvise(map, (size_t)s->st.st_size, MADV_SEQUENTIAL);
-        w = (struct whole){ .base = map, .size = (size_t)s->st.st_size };
+        sc->dropped = 0;
+        madvise(map, (size_t)l->st.st_size, MADV_SEQUENTIAL);
+        w = (struct whole){ .base = map, .size = (size_t)l->st.st_size };
         sc->a = new_tar_reader();
         if (archive_read_open(sc->a, &w, NULL, read_whole, NULL) != ARCHIVE_OK)
-                r = td_log_error(-EIO, "'%s': %s", path, archive_error_string(sc->a));
+                r = td_log_error(-EIO, "'%s': %s", l->name, archive_error_string(sc->a));
         else
-                r = scan_entries(sc, path);
+                r = scan_entries(sc);
         if (r == -EXDEV)
                 r = td_log_error(-EIO, "'%s': entry '%s': libarchive copied its data (internal "
-                                 "error: report it, with the archive's format)", path, sc->entry);
+                                 "error: report it, with the archive's format)", l->name, sc->entry);
         archive_read_free(sc->a);
         sc->a = NULL;
         sc->mapped = false;
-        munmap(map, (size_t)s->st.st_size);
+        munmap(map, (size_t)l->st.st_size);
         return r;
 }
 
-int td_source_tar_open(const char *path, const struct td_scan_opts *opts,
-                       struct td_source **ret, struct td_tree *tree)
+/* Opens the archive of layer l at path: l->fd and l->st, the archive
+ * itself, or a decompressed copy of it (*filters then names the filters,
+ * "gzip", "xz", ...). */
+static int layer_open(struct tar_layer *l, const char *path, char *filters, size_t filters_len)
 {
-        struct tar_source *s = td_calloc(1, sizeof(*s));
-        struct scan sc = { .s = s, .tree = tree };
         struct archive *a;
         struct archive_entry *e;
-        char filters[128] = "";
-        locale_t utf8, old_locale = (locale_t)0;
-        int r, nf;
+        int nf, fd = -1, r;
 
-        s->base.ops = &tar_ops;
-        s->path = td_strdup(path);
-        atomic_init(&s->reported, false);
-        s->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (s->fd < 0 || fstat(s->fd, &s->st) < 0) {
-                r = td_log_errno(-errno, "'%s': cannot open", path);
-                tar_free(&s->base);
-                return r;
-        }
+        *filters = '\0';
+        l->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (l->fd < 0 || fstat(l->fd, &l->st) < 0)
+                return td_log_errno(-errno, "'%s': cannot open", l->name);
 
         /* Compressed?  libarchive's filter detection says. */
         a = archive_read_new();
         archive_read_support_filter_all(a);
         archive_read_support_format_tar(a);
         archive_read_support_format_gnutar(a);
-        if (archive_read_open_fd(a, s->fd, 64 * 1024) == ARCHIVE_OK)
+        if (archive_read_open_fd(a, l->fd, 64 * 1024) == ARCHIVE_OK)
                 archive_read_next_header(a, &e);
         nf = archive_filter_count(a);
         for (int i = 0; i < nf - 1; i++)
-                snprintf(filters + strlen(filters), sizeof(filters) - strlen(filters), "%s%s",
+                snprintf(filters + strlen(filters), filters_len - strlen(filters), "%s%s",
                          i ? "+" : "", archive_filter_name(a, i));
         archive_read_free(a);
+        if (nf <= 1)
+                return 0;
+
+        /* gzindex.h's restart points would spare the copy, but until
+         * sequential reads continue where the last one stopped, a read of
+         * many small files restarts every time (100x slower than the copy):
+         * every compression is copied for now. */
+        r = decompress(l->name, l->fd, filters, &fd);
+        if (r < 0)
+                return r;
+        close(l->fd);
+        l->fd = fd;
+        l->decompressed = true;
+        if (fstat(l->fd, &l->st) < 0)
+                return td_log_errno(-errno, "'%s': its decompressed copy", l->name);
+        return 0;
+}
+
+int td_tar_layers_open(const char *name, const struct td_tar_layer_spec *specs, size_t n_specs,
+                       bool whiteouts, const struct td_scan_opts *opts,
+                       struct td_source **ret, struct td_tree *tree)
+{
+        struct tar_source *s = td_calloc(1, sizeof(*s));
+        struct scan sc = { .s = s, .tree = tree, .whiteouts = whiteouts };
+        char filters[128] = "", all_filters[256] = "";
+        locale_t utf8, old_locale = (locale_t)0;
+        size_t n_copies = 0;
+        int r = 0;
+
+        (void)opts;
+        assert(n_specs > 0 && n_specs <= UINT16_MAX);
+        s->base.ops = &tar_ops;
+        s->path = td_strdup(name);
+        atomic_init(&s->reported, false);
+        s->layers = td_calloc(n_specs, sizeof(*s->layers));
+        for (size_t i = 0; i < n_specs; i++) {
+                s->layers[i].fd = -1;
+                s->layers[i].name = td_strdup(specs[i].name);
+        }
+        s->n_layers = n_specs;
 
         /* Names are bytes: pax headers hold them in UTF-8 (or hdrcharset
          * BINARY), which libarchive converts to the locale's charset; in a
@@ -986,25 +1126,27 @@ int td_source_tar_open(const char *path, const struct td_scan_opts *opts,
         if (utf8)
                 old_locale = uselocale(utf8);
 
-        if (nf <= 1) {
-                r = scan_mapped(&sc, path);
-        } else {
-                /* gzindex.h's restart points would spare the copy, but until
-                 * sequential reads continue where the last one stopped, a
-                 * read of many small files restarts every time (100x slower
-                 * than the copy): every compression is copied for now. */
-                int fd = -1;
-
-                r = decompress(path, s->fd, filters, &fd);
-                if (r == 0) {
-                        close(s->fd);
-                        s->fd = fd;
-                        s->decompressed = true;
-                        if (fstat(s->fd, &s->st) < 0)
-                                r = td_log_errno(-errno, "'%s': its decompressed copy", path);
-                }
+        tree->root = td_node_new("", 0, S_IFDIR | 0755);
+        tree->n_nodes = 1;
+        for (size_t i = 0; i < n_specs && r == 0; i++) {
+                sc.l = &s->layers[i];
+                sc.layer = (uint32_t)i;
+                r = layer_open(sc.l, specs[i].path, filters, sizeof(filters));
                 if (r == 0)
-                        r = scan_mapped(&sc, path);
+                        r = scan_mapped(&sc);
+                if (sc.l->decompressed)
+                        n_copies++;
+                if (*filters && !strstr(all_filters, filters))
+                        snprintf(all_filters + strlen(all_filters), sizeof(all_filters) - strlen(all_filters),
+                                 "%s%s", *all_filters ? "," : "", filters);
+        }
+        if (r == 0) {
+                /* directories no entry named: the archive's newest time */
+                for (size_t i = 0; i < sc.n_implicit; i++)
+                        if (sc.implicit[i])
+                                sc.implicit[i]->atime = sc.implicit[i]->mtime = sc.implicit[i]->ctime = sc.newest;
+                if (!sc.root_named)
+                        tree->root->atime = tree->root->mtime = tree->root->ctime = sc.newest;
         }
         if (utf8) {
                 uselocale(old_locale);
@@ -1018,9 +1160,22 @@ int td_source_tar_open(const char *path, const struct td_scan_opts *opts,
                 tar_free(&s->base);
                 return r;
         }
-        td_info("'%s': tar archive%s%s%s, %zu entries, %zu files with data", path,
-                *filters ? ", " : "", filters, s->decompressed ? " (decompressed to $TMPDIR)" : "",
-                tree->n_nodes, s->n_files);
+        if (n_specs == 1)
+                td_info("'%s': tar archive%s%s%s, %zu entries, %zu files with data", name,
+                        *all_filters ? ", " : "", all_filters,
+                        n_copies ? " (decompressed to $TMPDIR)" : "", tree->n_nodes, s->n_files);
+        else
+                td_info("'%s': %zu layers%s%s (%zu decompressed to $TMPDIR), %zu entries, %zu files with data",
+                        name, n_specs, *all_filters ? ", " : "", all_filters, n_copies, tree->n_nodes,
+                        s->n_files);
         *ret = &s->base;
         return 0;
+}
+
+int td_source_tar_open(const char *path, const struct td_scan_opts *opts,
+                       struct td_source **ret, struct td_tree *tree)
+{
+        const struct td_tar_layer_spec spec = { .path = path, .name = path };
+
+        return td_tar_layers_open(path, &spec, 1, false, opts, ret, tree);
 }
