@@ -61,6 +61,7 @@ void *td_malloc(size_t n);
 void *td_calloc(size_t n, size_t m);
 void *td_realloc(void *p, size_t n);
 char *td_strdup(const char *s);
+char *td_strndup(const char *s, size_t n);
 void *td_memdup(const void *p, size_t n);
 char *td_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -52,6 +52,15 @@ char *td_strdup(const char *s)
         return p;
 }
 
+char *td_strndup(const char *s, size_t n)
+{
+        char *p = strndup(s, n);
+
+        if (!p)
+                oom();
+        return p;
+}
+
 void *td_memdup(const void *p, size_t n)
 {
         void *q = td_malloc(n);

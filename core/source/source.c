@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* treedisk: opening a source by what it is (directory, squashfs image, tar
- * archive).  The one place that decides: a directory by stat, squashfs by
- * blkid, a tar (compressed or not) by libarchive's own format detection. */
+/* treedisk: opening a source by what it is (OCI image layout, directory,
+ * squashfs image, tar archive).  The one place that decides: an OCI layout
+ * by its oci-layout and index.json files (DIR or DIR:REF), a directory by
+ * stat, squashfs by blkid, a tar (compressed or not) by libarchive's own
+ * format detection. */
 #include <blkid/blkid.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -55,10 +57,17 @@ int td_source_open(const char *path, const struct td_scan_opts *opts,
         int r;
 
         *ret = NULL;
+        {
+                _cleanup_free_ char *dir = NULL, *ref = NULL;
+
+                if (td_source_oci_split(path, &dir, &ref) > 0)
+                        return td_source_oci_open(path, dir, ref, opts, ret, tree);
+        }
         if (stat(path, &st) < 0) {
                 if (errno == ENOENT)
                         return td_log_error(-ENOENT, "'%s': no such file or directory "
-                                            "(SOURCE must be a directory, a squashfs image or a tar archive)", path);
+                                            "(SOURCE must be a directory, a squashfs image, a tar archive or an "
+                                            "OCI image layout DIR[:REF])", path);
                 return td_log_errno(-errno, "'%s': cannot stat", path);
         }
         if (S_ISDIR(st.st_mode))

@@ -64,11 +64,22 @@ int td_source_tar_probe(const char *path, char *desc, size_t desc_len);
 int td_source_tar_open(const char *path, const struct td_scan_opts *opts,
                        struct td_source **ret, struct td_tree *tree);
 
+/* core/source/oci.c.  1 when spec names an OCI image layout: a directory
+ * holding oci-layout and index.json, as "DIR", "DIR:REF" or "oci:DIR[:REF]"
+ * (*dir and *ref, NULL when none, for the caller to free); 0 when not. */
+int td_source_oci_split(const char *spec, char **dir, char **ref);
+/* Opens the image REF (or the only one) of the layout in dir; spec names it
+ * in messages.  Checks every blob's size and sha256, then applies the
+ * layers with td_tar_layers_open(). */
+int td_source_oci_open(const char *spec, const char *dir, const char *ref,
+                       const struct td_scan_opts *opts, struct td_source **ret, struct td_tree *tree);
+
 /* Tar archives applied in order onto one tree (core/source/tar.c): the
  * layers of an OCI image.  path is opened; name is what messages call it. */
 struct td_tar_layer_spec {
         const char *path;
         const char *name;
+        int fd;           /* path opened already (taken over, even on error), or -1 */
 };
 /* Scans specs[0..n) (1 <= n <= 65535) into *tree, each over the ones before
  * as extraction in that order would; with whiteouts, ".wh." entries delete

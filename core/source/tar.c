@@ -1062,7 +1062,8 @@ static int layer_open(struct tar_layer *l, const char *path, char *filters, size
         int nf, fd = -1, r;
 
         *filters = '\0';
-        l->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (l->fd < 0)
+                l->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (l->fd < 0 || fstat(l->fd, &l->st) < 0)
                 return td_log_errno(-errno, "'%s': cannot open", l->name);
 
@@ -1114,7 +1115,7 @@ int td_tar_layers_open(const char *name, const struct td_tar_layer_spec *specs, 
         atomic_init(&s->reported, false);
         s->layers = td_calloc(n_specs, sizeof(*s->layers));
         for (size_t i = 0; i < n_specs; i++) {
-                s->layers[i].fd = -1;
+                s->layers[i].fd = specs[i].fd;
                 s->layers[i].name = td_strdup(specs[i].name);
         }
         s->n_layers = n_specs;
@@ -1175,7 +1176,7 @@ int td_tar_layers_open(const char *name, const struct td_tar_layer_spec *specs, 
 int td_source_tar_open(const char *path, const struct td_scan_opts *opts,
                        struct td_source **ret, struct td_tree *tree)
 {
-        const struct td_tar_layer_spec spec = { .path = path, .name = path };
+        const struct td_tar_layer_spec spec = { .path = path, .name = path, .fd = -1 };
 
         return td_tar_layers_open(path, &spec, 1, false, opts, ret, tree);
 }
