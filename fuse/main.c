@@ -18,6 +18,7 @@
 #include <syslog.h>
 
 #include "cli.h"
+#include "source/source.h"
 #include "td.h"
 
 enum {
@@ -187,7 +188,7 @@ int main(int argc, char **argv) {
                 td_log_set_max_level(TD_LOG_DEBUG);
 
         /* Absolute paths: the daemon's cwd becomes "/". */
-        source = realpath(arg_source, NULL);
+        source = td_source_abspath(arg_source);
         if (!source) {
                 td_log_errno(-errno, "'%s'", arg_source);
                 return 1;

@@ -5,6 +5,7 @@
  * stat, squashfs by blkid, a tar (compressed or not) by libarchive's own
  * format detection. */
 #include <blkid/blkid.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -46,6 +47,22 @@ static int probe_type(const char *path, char **type)
                 *type = td_strdup(v);
         blkid_free_probe(pr);
         return 0;
+}
+
+char *td_source_abspath(const char *spec)
+{
+        _cleanup_free_ char *dir = NULL, *ref = NULL;
+        char *abs;
+
+        if (td_source_oci_split(spec, &dir, &ref) > 0) {
+                _cleanup_free_ char *absdir = realpath(dir, NULL);
+
+                if (!absdir)
+                        return NULL;
+                return ref ? td_asprintf("%s:%s", absdir, ref) : TAKE_PTR(absdir);
+        }
+        abs = realpath(spec, NULL);
+        return abs;
 }
 
 int td_source_open(const char *path, const struct td_scan_opts *opts,

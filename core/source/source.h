@@ -49,6 +49,11 @@ int td_source_dir_open(const char *path, const struct td_scan_opts *opts,
 int td_source_open(const char *path, const struct td_scan_opts *opts,
                    struct td_source **ret, struct td_tree *tree);
 
+/* SOURCE as an absolute path (realpath; "ABSDIR:REF" for an OCI layout
+ * with a REF), for a daemon whose cwd becomes "/".  NULL with errno set
+ * when it does not resolve.  Caller frees. */
+char *td_source_abspath(const char *spec);
+
 #ifdef TD_HAVE_SQUASHFS
 /* core/source/squashfs.c: scans the squashfs image at path into *tree. */
 int td_source_squashfs_open(const char *path, const struct td_scan_opts *opts,

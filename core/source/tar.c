@@ -970,11 +970,16 @@ static int scan_entries(struct scan *sc)
                 r = archive_read_next_header(sc->a, &e);
                 if (r == ARCHIVE_EOF)
                         break;
-                if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
-                        return td_log_error(-EIO, "'%s': %s at byte %" PRId64 " (truncated or corrupt?)",
-                                            path, archive_error_string(sc->a) ? archive_error_string(sc->a)
-                                                                              : "bad header",
-                                            (int64_t)archive_read_header_position(sc->a));
+                if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
+                        int64_t at = (int64_t)archive_read_header_position(sc->a);
+                        char where[48] = "";
+
+                        if (at >= 0)
+                                snprintf(where, sizeof(where), " at byte %" PRId64, at);
+                        return td_log_error(-EIO, "'%s': %s%s (truncated or corrupt?)", path,
+                                            archive_error_string(sc->a) ? archive_error_string(sc->a)
+                                                                        : "bad header", where);
+                }
                 if (r == ARCHIVE_WARN) {
                         const char *m = archive_error_string(sc->a) ? archive_error_string(sc->a) : "";
 
