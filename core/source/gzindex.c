@@ -2,6 +2,8 @@
 /* treedisk: random access into gzip data through restart points (gzindex.h). */
 #include <assert.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,15 @@
 #include "td.h"
 
 #define IN_CHUNK (64u * 1024u)
+
+struct reader;
+static void reader_free(struct reader *rd);
+
+struct chunk {
+        uint64_t index;      /* output offset / TD_GZINDEX_CHUNK */
+        uint64_t stamp;      /* last use */
+        uint8_t *data;       /* owned; NULL: empty */
+};
 
 struct point {
         uint64_t out;        /* output offset */
@@ -35,6 +46,14 @@ struct td_gzindex {
         uint8_t win[TD_GZINDEX_WINDOW]; /* the last output, a ring */
         size_t win_pos;       /* next byte of the ring to write */
         uint64_t last_point_out;
+        /* random access: readers kept where their last read ended */
+        pthread_mutex_t lock;
+        struct reader *idle[TD_GZINDEX_CURSORS];
+        size_t n_idle;
+        uint64_t clock;
+        struct chunk chunks[TD_GZINDEX_CHUNKS];
+        size_t n_chunks;
+        atomic_uint_least64_t inflated; /* output bytes made by preads, skipped ones included */
 };
 
 struct td_gzindex *td_gzindex_new(int fd, uint64_t span)
@@ -43,6 +62,7 @@ struct td_gzindex *td_gzindex_new(int fd, uint64_t span)
 
         g->fd = fd;
         g->span = span ? span : TD_GZINDEX_SPAN;
+        pthread_mutex_init(&g->lock, NULL);
         return g;
 }
 
@@ -52,6 +72,11 @@ void td_gzindex_free(struct td_gzindex *g)
                 return;
         if (g->strm_ready)
                 inflateEnd(&g->strm);
+        for (size_t i = 0; i < g->n_idle; i++)
+                reader_free(g->idle[i]);
+        for (size_t i = 0; i < g->n_chunks; i++)
+                free(g->chunks[i].data);
+        pthread_mutex_destroy(&g->lock);
         for (size_t i = 0; i < g->n; i++)
                 free(g->pts[i].window);
         free(g->pts);
@@ -61,6 +86,11 @@ void td_gzindex_free(struct td_gzindex *g)
 uint64_t td_gzindex_size(const struct td_gzindex *g)
 {
         return g->total_out;
+}
+
+uint64_t td_gzindex_inflated(struct td_gzindex *g)
+{
+        return atomic_load(&g->inflated);
 }
 
 size_t td_gzindex_points(const struct td_gzindex *g)
@@ -214,14 +244,24 @@ ssize_t td_gzindex_read(struct td_gzindex *g, uint8_t *buf, size_t len)
 
 /* --- random access --------------------------------------------------------- */
 
+#define SCRATCH (128u * 1024u)
+
 struct reader {
-        const struct td_gzindex *g;
+        struct td_gzindex *g;
         z_stream strm;
         bool raw;            /* raw deflate (from a point): the trailer is ours to skip */
         uint8_t in[IN_CHUNK];
         uint64_t in_off;
+        uint64_t out;        /* output offset of the next byte it gives */
+        uint64_t stamp;      /* last use, for eviction */
+        uint8_t scratch[SCRATCH]; /* output skipped on the way to a read */
 };
 
+static void reader_free(struct reader *rd)
+{
+        inflateEnd(&rd->strm);
+        free(rd);
+}
 static int reader_fill(struct reader *rd)
 {
         ssize_t n;
@@ -286,23 +326,52 @@ static int produce(struct reader *rd, uint8_t *out, size_t len, bool skip, size_
                 if (!skip)
                         out += want;
                 len -= want;
+                atomic_fetch_add_explicit(&rd->g->inflated, want, memory_order_relaxed);
         }
         return 0;
 }
 
-int td_gzindex_pread(const struct td_gzindex *g, void *buf, size_t len, uint64_t off)
+/* A reader at point p: raw deflate primed with its bits and window. */
+static int reader_at(struct td_gzindex *g, const struct point *p, struct reader **ret)
 {
-        const size_t scratch_len = 256u * 1024u;
-        struct reader *rd;
+        struct reader *rd = calloc(1, sizeof(*rd));
+
+        if (!rd)
+                return -ENOMEM;
+        rd->g = g;
+        if (inflateInit2(&rd->strm, -15) != Z_OK) { /* raw deflate from the point */
+                free(rd);
+                return -ENOMEM;
+        }
+        rd->raw = true;
+        rd->out = p->out;
+        rd->in_off = p->in - (p->bits ? 1 : 0);
+        if (p->bits) {
+                if (reader_fill(rd) < 0 ||
+                    inflatePrime(&rd->strm, p->bits, rd->strm.next_in[0] >> (8 - p->bits)) != Z_OK) {
+                        reader_free(rd);
+                        return -EIO;
+                }
+                rd->strm.next_in++;
+                rd->strm.avail_in--;
+        }
+        if (inflateSetDictionary(&rd->strm, p->window, TD_GZINDEX_WINDOW) != Z_OK) {
+                reader_free(rd);
+                return -EIO;
+        }
+        *ret = rd;
+        return 0;
+}
+
+/* len bytes of output at off into buf, decompressed by a kept reader or one
+ * from the nearest point. */
+static int inflate_at(struct td_gzindex *g, void *buf, size_t len, uint64_t off)
+{
+        struct reader *rd = NULL;
         const struct point *p;
-        uint8_t *scratch;
         size_t lo = 0, hi = g->n;
         int r;
 
-        if (len == 0)
-                return 0;
-        if (off > g->total_out || len > g->total_out - off || g->n == 0)
-                return -EIO;
         /* the last point at or before off */
         while (hi - lo > 1) {
                 size_t mid = lo + (hi - lo) / 2;
@@ -316,36 +385,111 @@ int td_gzindex_pread(const struct td_gzindex *g, void *buf, size_t len, uint64_t
         if (p->out > off)
                 return -EIO;
 
-        rd = calloc(1, sizeof(*rd));
-        scratch = malloc(scratch_len);
-        if (!rd || !scratch) {
-                free(rd);
-                free(scratch);
-                return -ENOMEM;
+        /* An idle reader between that point and off goes on from where it
+         * is: a sequential read decompresses each byte once. */
+        pthread_mutex_lock(&g->lock);
+        for (size_t i = 0, best = SIZE_MAX; i <= g->n_idle; i++) {
+                if (i == g->n_idle) {
+                        if (best != SIZE_MAX) {
+                                rd = g->idle[best];
+                                g->idle[best] = g->idle[--g->n_idle];
+                        }
+                        break;
+                }
+                if (g->idle[i]->out <= off && g->idle[i]->out >= p->out &&
+                    (best == SIZE_MAX || g->idle[i]->out > g->idle[best]->out))
+                        best = i;
         }
-        rd->g = g;
-        r = -EIO;
-        if (inflateInit2(&rd->strm, -15) != Z_OK)  /* raw deflate from the point */
-                goto out;
-        rd->raw = true;
-        rd->in_off = p->in - (p->bits ? 1 : 0);
-        if (p->bits) {
-                if (reader_fill(rd) < 0)
-                        goto end;
-                if (inflatePrime(&rd->strm, p->bits, rd->strm.next_in[0] >> (8 - p->bits)) != Z_OK)
-                        goto end;
-                rd->strm.next_in++;
-                rd->strm.avail_in--;
+        pthread_mutex_unlock(&g->lock);
+        if (!rd) {
+                r = reader_at(g, p, &rd);
+                if (r < 0)
+                        return r;
         }
-        if (inflateSetDictionary(&rd->strm, p->window, TD_GZINDEX_WINDOW) != Z_OK)
-                goto end;
-        r = produce(rd, scratch, off - p->out, true, scratch_len);
+        r = produce(rd, rd->scratch, off - rd->out, true, SCRATCH);
         if (r == 0)
                 r = produce(rd, buf, len, false, 0);
-end:
-        inflateEnd(&rd->strm);
-out:
-        free(rd);
-        free(scratch);
-        return r;
+        if (r < 0) {
+                reader_free(rd);
+                return r;
+        }
+        rd->out = off + len;
+
+        pthread_mutex_lock(&g->lock);
+        rd->stamp = ++g->clock;
+        if (g->n_idle == TD_GZINDEX_CURSORS) {
+                size_t old = 0;
+
+                for (size_t i = 1; i < g->n_idle; i++)
+                        if (g->idle[i]->stamp < g->idle[old]->stamp)
+                                old = i;
+                reader_free(g->idle[old]);
+                g->idle[old] = rd;
+        } else {
+                g->idle[g->n_idle++] = rd;
+        }
+        pthread_mutex_unlock(&g->lock);
+        return 0;
+}
+
+/* Output chunks kept, so that reads out of archive order near one another
+ * (the files of one directory, read in name order) decompress once. */
+int td_gzindex_pread(struct td_gzindex *g, void *buf, size_t len, uint64_t off)
+{
+        uint8_t *out = buf;
+
+        if (len == 0)
+                return 0;
+        if (off > g->total_out || len > g->total_out - off || g->n == 0)
+                return -EIO;
+        while (len) {
+                uint64_t k = off / TD_GZINDEX_CHUNK, start = k * TD_GZINDEX_CHUNK;
+                size_t clen = (size_t)TD_MIN((uint64_t)TD_GZINDEX_CHUNK, g->total_out - start);
+                size_t in = (size_t)(off - start), n = TD_MIN(len, clen - in);
+                struct chunk *c = NULL;
+                int r;
+
+                pthread_mutex_lock(&g->lock);
+                for (size_t i = 0; i < g->n_chunks; i++)
+                        if (g->chunks[i].data && g->chunks[i].index == k) {
+                                c = &g->chunks[i];
+                                break;
+                        }
+                if (c) {
+                        memcpy(out, c->data + in, n);
+                        c->stamp = ++g->clock;
+                        pthread_mutex_unlock(&g->lock);
+                } else {
+                        uint8_t *data;
+
+                        pthread_mutex_unlock(&g->lock);
+                        data = malloc(clen);
+                        if (!data)
+                                return -ENOMEM;
+                        r = inflate_at(g, data, clen, start);
+                        if (r < 0) {
+                                free(data);
+                                return r;
+                        }
+                        memcpy(out, data + in, n);
+                        pthread_mutex_lock(&g->lock);
+                        if (g->n_chunks < TD_GZINDEX_CHUNKS) {
+                                c = &g->chunks[g->n_chunks++];
+                        } else {
+                                c = &g->chunks[0];
+                                for (size_t i = 1; i < g->n_chunks; i++)
+                                        if (g->chunks[i].stamp < c->stamp)
+                                                c = &g->chunks[i];
+                                free(c->data);
+                        }
+                        c->data = data;
+                        c->index = k;
+                        c->stamp = ++g->clock;
+                        pthread_mutex_unlock(&g->lock);
+                }
+                out += n;
+                off += n;
+                len -= n;
+        }
+        return 0;
 }

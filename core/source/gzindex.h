@@ -9,7 +9,8 @@
  * offset then starts at the nearest point before it: at most span bytes are
  * decompressed and dropped.  Memory is bounded: past TD_GZINDEX_MAX_POINTS
  * points every other one is dropped and span doubles, so a 100 GiB archive
- * still costs at most 32 MiB of windows.  Multi-member files (pigz, cat of
+ * still costs at most 32 MiB of windows (plus 16 MiB of chunks and the
+ * readers, see td_gzindex_pread).  Multi-member files (pigz, cat of
  * several .gz) are read through.  gzip: RFC 1952; deflate: RFC 1951. */
 #pragma once
 
@@ -19,7 +20,10 @@
 
 #define TD_GZINDEX_WINDOW 32768u
 #define TD_GZINDEX_MAX_POINTS 1024u       /* 32 MiB of windows at most */
-#define TD_GZINDEX_SPAN (4u * 1024u * 1024u)  /* the first span; it doubles as needed */
+#define TD_GZINDEX_SPAN (1024u * 1024u)  /* the first span; it doubles as needed */
+#define TD_GZINDEX_CURSORS 8u             /* readers kept for reads that go on */
+#define TD_GZINDEX_CHUNK (256u * 1024u)   /* output is decompressed and kept in chunks */
+#define TD_GZINDEX_CHUNKS 64u             /* of which this many (16 MiB) are kept */
 
 struct td_gzindex;
 
@@ -37,11 +41,19 @@ ssize_t td_gzindex_read(struct td_gzindex *g, uint8_t *buf, size_t len);
 
 /* Total output bytes (after the first pass). */
 uint64_t td_gzindex_size(const struct td_gzindex *g);
+/* Output bytes td_gzindex_pread() has decompressed so far (what it gave
+ * and what it skipped to get there): the cost of the reads. */
+uint64_t td_gzindex_inflated(struct td_gzindex *g);
 /* Restart points kept (each holds a TD_GZINDEX_WINDOW window). */
 size_t td_gzindex_points(const struct td_gzindex *g);
 
 /* After the first pass: len bytes of output at off (off + len <= size) into
- * buf, from the nearest restart point.  Returns 0, -EIO when the data does
- * not decompress as it did (the file changed), -ENOMEM.  Thread-safe: each
- * call has its own inflate state; the index is only read. */
-int td_gzindex_pread(const struct td_gzindex *g, void *buf, size_t len, uint64_t off);
+ * buf.  Output is made in TD_GZINDEX_CHUNK chunks, the last
+ * TD_GZINDEX_CHUNKS used kept (reads out of order but near one another, as
+ * a directory's files read in name order, decompress once).  A missing
+ * chunk is decompressed from the nearest restart point before it, or by a
+ * reader whose last chunk ended between that point and it (up to
+ * TD_GZINDEX_CURSORS readers are kept, ~240 KiB each): a front-to-back
+ * read decompresses each byte once.  Returns 0, -EIO when the data does not
+ * decompress as it did (the file changed), -ENOMEM.  Thread-safe. */
+int td_gzindex_pread(struct td_gzindex *g, void *buf, size_t len, uint64_t off);

@@ -3,19 +3,25 @@
  * long names, pax and GNU sparse files, SCHILY/LIBARCHIVE xattrs, POSIX ACLs,
  * nanosecond times, hard links, devices, fifos).
  *
- * Lazy: libarchive is handed the whole archive as one memory-mapped block.
- * For an uncompressed tar its reader then returns each file's data as a
- * pointer into that block without copying it, so pointer - base is the
- * data's offset in the archive: the file's data blocks map to byte ranges of
- * the archive, read with pread() only when the image's bytes are read.  Only
- * the headers are touched during the scan.
- *
- * A compressed tar (any filter libarchive knows: gzip, bzip2, xz, lzma,
- * zstd, lz4, compress) is decompressed once into an unlinked temporary file
- * under $TMPDIR, which is then read like an uncompressed tar: one full
- * decompression before the image is ready and the uncompressed size in
- * $TMPDIR (not in memory).  (gzindex.h's restart points are to replace the
- * copy for gzip once reads can continue a decompression.)
+ * Lazy: a file's data blocks map to byte ranges of the archive's
+ * uncompressed stream, read only when the image's bytes are read.  The
+ * offset of each piece of data is libarchive's position in that stream when
+ * it hands the piece out (archive_filter_bytes(a, 0)).  Only the headers are
+ * touched during the scan.
+ *  - uncompressed: the archive is mapped and handed to libarchive as one
+ *    block; reads are pread()s of the archive.
+ *  - gzip: decompressed once at start, front to back, keeping restart points
+ *    (gzindex.h: a point every 4 MiB or more of output, with its 32 KiB
+ *    window, at most 1024 of them); a read decompresses from the nearest
+ *    point before it, or goes on where an earlier read stopped, so reading
+ *    files in archive order decompresses each byte once.  Nothing is copied;
+ *    memory: at most 32 MiB of windows and 8 readers of ~240 KiB.
+ *  - any other filter libarchive knows (xz, zstd, bzip2, lzma, lz4,
+ *    compress): no restart points are possible in general (a single xz
+ *    block or zstd frame has no place to start again), so it is
+ *    decompressed once into an unlinked temporary file under $TMPDIR, read
+ *    like an uncompressed tar: one full decompression before the image is
+ *    ready and the uncompressed size in $TMPDIR (not in memory).
  *
  * Tar semantics (as extraction gives them): entries in any order; a path
  * given twice, the last wins (a directory over a directory merges); a missing
@@ -36,6 +42,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gzindex.h"
 #include "source.h"
 #include "td.h"
 
@@ -58,6 +65,7 @@ struct tar_layer {
         char *name;        /* for messages: the path, or "image: layer N (blob)"; owned */
         int fd;            /* the archive, or its decompressed copy */
         bool decompressed; /* fd is a private unlinked copy: it cannot change */
+        struct td_gzindex *gz; /* gzip: offsets are in its output; owned */
         struct stat st;    /* of fd at open: a changed archive reads as EIO */
 };
 
@@ -128,7 +136,17 @@ static int tar_pread(struct td_source *src, uint32_t file_id, void *buf, size_t 
                         ssize_t got;
 
                         n = (size_t)TD_MIN((uint64_t)len, e[lo].len - in);
-                        got = pread(l->fd, p, n, (off_t)(e[lo].arch_off + in));
+                        if (l->gz) {
+                                int r = td_gzindex_pread(l->gz, p, n, e[lo].arch_off + in);
+
+                                if (r == -ENOMEM)
+                                        return td_log_error(r, "'%s': out of memory", l->name);
+                                got = r < 0 ? -1 : (ssize_t)n;
+                                if (r < 0)
+                                        return changed(s, l, "the archive changed");
+                        } else {
+                                got = pread(l->fd, p, n, (off_t)(e[lo].arch_off + in));
+                        }
                         if (got < 0 && errno == EINTR)
                                 continue;
                         if (got <= 0)
@@ -156,6 +174,7 @@ static void tar_free(struct td_source *src)
         struct tar_source *s = (struct tar_source *)src;
 
         for (size_t i = 0; i < s->n_layers; i++) {
+                td_gzindex_free(s->layers[i].gz);
                 if (s->layers[i].fd >= 0)
                         close(s->layers[i].fd);
                 free(s->layers[i].name);
@@ -262,10 +281,8 @@ struct scan {
         struct tar_source *s;
         struct td_tree *tree;
         struct archive *a;
-        const uint8_t *blk;      /* the reader's current block: the mapped archive, */
-        size_t blk_len;          /* or a block of decompressed output */
-        uint64_t blk_start;      /* its offset in the (uncompressed) archive */
-        bool mapped;             /* blk is the whole archive, mapped */
+        const uint8_t *blk;      /* mapped: the archive */
+        bool mapped;
         uint64_t dropped;        /* mapped: pages before this were let go */
         struct node_map map;
         struct td_node **linkers; /* nodes with ->link_to (NULL: dropped) */
@@ -629,16 +646,15 @@ static int scan_data(struct scan *sc, struct td_node *n, struct archive_entry *e
 
         n->size = (uint64_t)archive_entry_size(e);
         while ((r = archive_read_data_block(sc->a, &buf, &len, &off)) == ARCHIVE_OK) {
-                const uint8_t *p = buf;
                 struct tar_extent *last = s->n_ext > first ? &s->ext[s->n_ext - 1] : NULL;
                 uint64_t at;
 
                 if (len == 0)
                         continue;
-                if (!sc->blk || p < sc->blk || p > sc->blk + sc->blk_len ||
-                    len > (size_t)(sc->blk + sc->blk_len - p))
-                        return -EXDEV; /* not in the block: the caller decides */
-                at = sc->blk_start + (uint64_t)(p - sc->blk);
+                /* where the piece is in the uncompressed stream: libarchive
+                 * consumes a piece only when the next is asked for (for the
+                 * mapped archive this is buf - sc->blk; the tests check it) */
+                at = (uint64_t)archive_filter_bytes(sc->a, 0);
                 if (off < 0 || (uint64_t)off + len > n->size ||
                     (last && (uint64_t)off < last->file_off + last->len))
                         return entry_error(sc, -EINVAL, "its sparse map is inconsistent");
@@ -954,10 +970,8 @@ int td_source_tar_probe(const char *path, char *desc, size_t desc_len)
         return found;
 }
 
-/* Scans the entries of one archive through sc->a (opened by the caller,
- * which sets sc->blk/blk_len/blk_start) into sc->tree.  Returns 0, a
- * logged negative errno, or -EXDEV (not logged) when libarchive handed out
- * file data that is not in the reader's block. */
+/* Scans the entries of one archive through sc->a (opened by the caller)
+ * into sc->tree.  Returns 0 or a logged negative errno. */
 static int scan_entries(struct scan *sc)
 {
         const char *path = sc->l->name;
@@ -1036,8 +1050,6 @@ static int scan_mapped(struct scan *sc)
         if (map == MAP_FAILED)
                 return td_log_errno(-errno, "'%s': cannot map it", l->name);
         sc->blk = map;
-        sc->blk_len = (size_t)l->st.st_size;
-        sc->blk_start = 0;
         sc->mapped = true;
         sc->dropped = 0;
         madvise(map, (size_t)l->st.st_size, MADV_SEQUENTIAL);
@@ -1047,13 +1059,69 @@ static int scan_mapped(struct scan *sc)
                 r = td_log_error(-EIO, "'%s': %s", l->name, archive_error_string(sc->a));
         else
                 r = scan_entries(sc);
-        if (r == -EXDEV)
-                r = td_log_error(-EIO, "'%s': entry '%s': libarchive copied its data (internal "
-                                 "error: report it, with the archive's format)", l->name, sc->entry);
         archive_read_free(sc->a);
         sc->a = NULL;
         sc->mapped = false;
         munmap(map, (size_t)l->st.st_size);
+        return r;
+}
+
+/* gzip: libarchive is fed the output of the first pass of l->gz, which
+ * keeps restart points as it goes. */
+struct gz_feed {
+        struct tar_layer *l;
+        uint8_t *buf;
+        size_t cap;
+};
+
+static const char *gz_error(ssize_t n)
+{
+        return n == -EPIPE ? "the gzip data ends early (truncated?)" :
+               n == -ENOMEM ? "out of memory" : "the gzip data is corrupt";
+}
+
+static la_ssize_t read_gz(struct archive *a, void *data, const void **buf)
+{
+        struct gz_feed *f = data;
+        ssize_t n = td_gzindex_read(f->l->gz, f->buf, f->cap);
+
+        if (n < 0) {
+                archive_set_error(a, (int)-n, "%s", gz_error(n));
+                return -1;
+        }
+        *buf = f->buf;
+        return n;
+}
+
+static int scan_gzip(struct scan *sc)
+{
+        struct tar_layer *l = sc->l;
+        struct gz_feed f = { .l = l, .cap = 1024 * 1024 };
+        int r;
+
+        l->gz = td_gzindex_new(l->fd, 0);
+        f.buf = td_malloc(f.cap);
+        posix_fadvise(l->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+        sc->a = new_tar_reader();
+        if (archive_read_open(sc->a, &f, NULL, read_gz, NULL) != ARCHIVE_OK)
+                r = td_log_error(-EIO, "'%s': %s", l->name, archive_error_string(sc->a));
+        else
+                r = scan_entries(sc);
+        /* the rest of the data (after the end-of-archive blocks) indexed too */
+        while (r == 0) {
+                ssize_t n = td_gzindex_read(l->gz, f.buf, f.cap);
+
+                if (n == 0)
+                        break;
+                if (n < 0)
+                        r = td_log_error((int)n, "'%s': %s", l->name, gz_error(n));
+        }
+        archive_read_free(sc->a);
+        sc->a = NULL;
+        free(f.buf);
+        if (r == 0)
+                td_debug("'%s': %zu restart points over %" PRIu64 " bytes", l->name,
+                         td_gzindex_points(l->gz), td_gzindex_size(l->gz));
         return r;
 }
 
@@ -1084,13 +1152,8 @@ static int layer_open(struct tar_layer *l, const char *path, char *filters, size
                 snprintf(filters + strlen(filters), filters_len - strlen(filters), "%s%s",
                          i ? "+" : "", archive_filter_name(a, i));
         archive_read_free(a);
-        if (nf <= 1)
-                return 0;
-
-        /* gzindex.h's restart points would spare the copy, but until
-         * sequential reads continue where the last one stopped, a read of
-         * many small files restarts every time (100x slower than the copy):
-         * every compression is copied for now. */
+        if (nf <= 1 || strcmp(filters, "gzip") == 0)
+                return 0; /* read in place; gzip through restart points */
         r = decompress(l->name, l->fd, filters, &fd);
         if (r < 0)
                 return r;
@@ -1110,7 +1173,7 @@ int td_tar_layers_open(const char *name, const struct td_tar_layer_spec *specs, 
         struct scan sc = { .s = s, .tree = tree, .whiteouts = whiteouts };
         char filters[128] = "", all_filters[256] = "";
         locale_t utf8, old_locale = (locale_t)0;
-        size_t n_copies = 0;
+        size_t n_copies = 0, n_points = 0;
         int r = 0;
 
         (void)opts;
@@ -1139,9 +1202,11 @@ int td_tar_layers_open(const char *name, const struct td_tar_layer_spec *specs, 
                 sc.layer = (uint32_t)i;
                 r = layer_open(sc.l, specs[i].path, filters, sizeof(filters));
                 if (r == 0)
-                        r = scan_mapped(&sc);
+                        r = strcmp(filters, "gzip") == 0 ? scan_gzip(&sc) : scan_mapped(&sc);
                 if (sc.l->decompressed)
                         n_copies++;
+                if (sc.l->gz)
+                        n_points += td_gzindex_points(sc.l->gz);
                 if (*filters && !strstr(all_filters, filters))
                         snprintf(all_filters + strlen(all_filters), sizeof(all_filters) - strlen(all_filters),
                                  "%s%s", *all_filters ? "," : "", filters);
@@ -1166,14 +1231,22 @@ int td_tar_layers_open(const char *name, const struct td_tar_layer_spec *specs, 
                 tar_free(&s->base);
                 return r;
         }
-        if (n_specs == 1)
-                td_info("'%s': tar archive%s%s%s, %zu entries, %zu files with data", name,
-                        *all_filters ? ", " : "", all_filters,
-                        n_copies ? " (decompressed to $TMPDIR)" : "", tree->n_nodes, s->n_files);
-        else
-                td_info("'%s': %zu layers%s%s (%zu decompressed to $TMPDIR), %zu entries, %zu files with data",
-                        name, n_specs, *all_filters ? ", " : "", all_filters, n_copies, tree->n_nodes,
-                        s->n_files);
+        {
+                char how[96] = "";
+
+                if (n_points)
+                        snprintf(how, sizeof(how), ", %zu restart points", n_points);
+                if (n_copies)
+                        snprintf(how + strlen(how), sizeof(how) - strlen(how), ", %zu decompressed to $TMPDIR",
+                                 n_copies);
+                if (n_specs == 1)
+                        td_info("'%s': tar archive%s%s%s, %zu entries, %zu files with data", name,
+                                *all_filters ? ", " : "", all_filters, how, tree->n_nodes, s->n_files);
+                else
+                        td_info("'%s': %zu layers%s%s%s%s, %zu entries, %zu files with data", name, n_specs,
+                                *all_filters ? " (" : "", all_filters, *all_filters ? ")" : "", how,
+                                tree->n_nodes, s->n_files);
+        }
         *ret = &s->base;
         return 0;
 }

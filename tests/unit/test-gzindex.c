@@ -4,6 +4,7 @@
  * too many; damaged and truncated data are errors, never wrong bytes.  The
  * gzip data is made by zlib's deflate (not our code). */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -80,7 +81,7 @@ static struct td_gzindex *index_all(int fd, uint64_t span, const uint8_t *data, 
         return g;
 }
 
-static void check_random_reads(const struct td_gzindex *g, const uint8_t *data, size_t len, int n)
+static void check_random_reads(struct td_gzindex *g, const uint8_t *data, size_t len, int n)
 {
         uint8_t *buf = td_malloc(3 * MIB);
         uint32_t x = 7;
@@ -104,6 +105,82 @@ static void check_random_reads(const struct td_gzindex *g, const uint8_t *data, 
         assert_int_equal(buf[0], data[len - 1]);
         assert_int_equal(td_gzindex_pread(g, buf, 2, len - 1), -EIO);
         free(buf);
+}
+
+/* Front to back in small reads (as a file, or many small files in archive
+ * order, are read): each byte is decompressed about once, not once per
+ * read from the point before it. */
+static void check_sequential_reads(struct td_gzindex *g, const uint8_t *data, size_t len)
+{
+        uint8_t *buf = td_malloc(64 * 1024);
+        uint64_t before = td_gzindex_inflated(g), off = 0;
+        uint32_t x = 11;
+
+        while (off < len) {
+                size_t l;
+
+                x = x * 1103515245u + 12345u;
+                l = 1 + x % (16 * 1024);
+                if (l > len - off)
+                        l = len - off;
+                assert_int_equal(td_gzindex_pread(g, buf, l, off), 0);
+                assert_memory_equal(buf, data + off, l);
+                off += l;
+                /* now and then a gap, as between two files' data */
+                if (x % 7 == 0)
+                        off += x % 3000;
+        }
+        /* a restart's worth of slack at most (the first read) */
+        assert_true(td_gzindex_inflated(g) - before <= len + TD_GZINDEX_SPAN);
+        free(buf);
+}
+
+struct seq_arg {
+        struct td_gzindex *g;
+        const uint8_t *data;
+        size_t from, to;
+        int ok;
+};
+
+static void *seq_thread(void *p)
+{
+        struct seq_arg *a = p;
+        uint8_t buf[5000];
+
+        a->ok = 1;
+        for (size_t off = a->from; off < a->to; off += sizeof(buf)) {
+                size_t l = TD_MIN(sizeof(buf), a->to - off);
+
+                if (td_gzindex_pread(a->g, buf, l, off) != 0 || memcmp(buf, a->data + off, l) != 0)
+                        a->ok = 0;
+        }
+        return NULL;
+}
+
+static void test_sequential_and_threads(void **state)
+{
+        size_t len = 24 * MIB + 999;
+        size_t cuts[] = { 5 * MIB + 3, 11 * MIB };
+        uint8_t *data = make_data(len, 3);
+        int fd = gzip_fd(data, len, cuts, 2, 6, 8);
+        struct td_gzindex *g = index_all(fd, 1024 * 1024, data, len);
+        struct seq_arg args[6];
+        pthread_t th[6];
+
+        check_sequential_reads(g, data, len);
+        /* more sequential readers at once than readers are kept */
+        for (int i = 0; i < 6; i++) {
+                args[i] = (struct seq_arg){ g, data, len / 6 * (size_t)i, len / 6 * (size_t)(i + 1), 0 };
+                assert_int_equal(pthread_create(&th[i], NULL, seq_thread, &args[i]), 0);
+        }
+        for (int i = 0; i < 6; i++) {
+                pthread_join(th[i], NULL);
+                assert_true(args[i].ok);
+        }
+        check_random_reads(g, data, len, 50);
+        td_gzindex_free(g);
+        close(fd);
+        free(data);
 }
 
 static void test_one_member(void **state)
@@ -185,6 +262,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_one_member),
+                cmocka_unit_test(test_sequential_and_threads),
                 cmocka_unit_test(test_members_and_dropped_points),
                 cmocka_unit_test(test_damage),
         };
