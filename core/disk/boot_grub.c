@@ -1094,6 +1094,48 @@ int td_grub_add_files(struct td_grub *g, struct td_tree *tree, const char *fs_uu
         return 0;
 }
 
+/* Whether a regular file holds any line that is not blank or a comment
+ * (debootstrap and mmdebstrap leave "# UNCONFIGURED FSTAB FOR BASE
+ * SYSTEM").  Unreadable or large: counted as having entries. */
+static bool fstab_has_entries(const struct td_node *n)
+{
+        _cleanup_free_ char *buf = NULL;
+        const char *p;
+        bool line_start = true, comment = false;
+
+        if (n->size == 0)
+                return false;
+        if (n->size > 64 * 1024)
+                return true;
+        if (n->mem) {
+                p = n->mem;
+        } else if (n->source) {
+                buf = td_malloc((size_t)n->size);
+                if (td_source_pread(n->source, n->file_id, buf, (size_t)n->size, 0) < 0)
+                        return true;
+                p = buf;
+        } else {
+                return false; /* all holes: zeros */
+        }
+        for (uint64_t i = 0; i < n->size; i++) {
+                char c = p[i];
+
+                if (c == '\n') {
+                        line_start = true;
+                        comment = false;
+                } else if (comment || c == ' ' || c == '\t' || c == '\r' || c == '\0') {
+                        continue;
+                } else if (line_start && c == '#') {
+                        comment = true;
+                } else {
+                        return true;
+                }
+                if (c != '\n')
+                        line_start = false;
+        }
+        return false;
+}
+
 int td_grub_add_fstab(struct td_tree *tree, const struct td_image_opts *o, const char *fs_uuid,
                       const char *esp_uuid)
 {
@@ -1111,8 +1153,12 @@ int td_grub_add_fstab(struct td_tree *tree, const struct td_image_opts *o, const
         n = td_tree_lookup(tree, "/etc/fstab");
         if (n && n->link_to)
                 n = n->link_to;
-        if (n && !(S_ISREG(n->mode) && n->size == 0))
-                return 0; /* the tree's own fstab (or a symlink, or something odd): kept */
+        if (n && !(S_ISREG(n->mode) && !fstab_has_entries(n))) {
+                /* the tree's own fstab (or a symlink, or something odd): kept */
+                td_warn("--fstab: the tree's /etc/fstab has entries of its own: kept as it is "
+                        "(lay an empty one over it with --extra-tree to have treedisk's)");
+                return 0;
+        }
 
         /* The ESP as Debian's installer mounts it: root's only (umask=0077),
          * checked after the root (pass 1 like the root: fsck.fat runs it). */
@@ -1120,7 +1166,8 @@ int td_grub_add_fstab(struct td_tree *tree, const struct td_image_opts *o, const
                            fs_uuid, type, esp_uuid ? "UUID=" : "", esp_uuid ? esp_uuid : "",
                            esp_uuid ? " /boot/efi vfat umask=0077 0 1\n" : "");
         if (n) {
-                /* An empty fstab: give it content, keep its owner and mode. */
+                /* An empty fstab (or only comments): give it content, keep
+                 * its owner and mode. */
                 td_node_clear(n);
                 set_mem(n, text, strlen(text));
                 return 0;
