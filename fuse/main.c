@@ -35,7 +35,7 @@ static char *arg_fuse_opts;          /* -o words passed on to FUSE, comma-separa
 
 static void help(void) {
         printf("Usage: %s [OPTIONS] SOURCE MOUNTPOINT\n"
-               "Show the directory tree (or squashfs image, or tar archive) SOURCE as a disk image:\n"
+               "Show SOURCE (a directory tree, squashfs image, tar archive or OCI image\nlayout DIR[:REF]) as a disk image:\n"
                "MOUNTPOINT/disk.img is the whole disk, MOUNTPOINT/part1.img its\n"
                "filesystem. If MOUNTPOINT is a regular file, it becomes the disk.\n"
                "Writes go to a copy-on-write overlay; SOURCE is never written.\n"

@@ -36,7 +36,7 @@ static int probe_type(const char *path, char **type)
         r = blkid_do_safeprobe(pr);
         if (r == -2) {
                 blkid_free_probe(pr);
-                return td_log_error(-EINVAL, "'%s': not a directory, a squashfs image or a tar archive "
+                return td_log_error(-EINVAL, "'%s': not a directory, a squashfs image, a tar archive or an OCI image layout "
                                     "(blkid sees several filesystem signatures)", path);
         }
         if (r < 0) {
@@ -90,7 +90,7 @@ int td_source_open(const char *path, const struct td_scan_opts *opts,
         if (S_ISDIR(st.st_mode))
                 return td_source_dir_open(path, opts, ret, tree);
         if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
-                return td_log_error(-EINVAL, "'%s': not a directory, a squashfs image or a tar archive (it is a %s)",
+                return td_log_error(-EINVAL, "'%s': not a directory, a squashfs image, a tar archive or an OCI image layout (it is a %s)",
                                     path, S_ISCHR(st.st_mode) ? "character device" :
                                     S_ISFIFO(st.st_mode) ? "fifo" : S_ISSOCK(st.st_mode) ? "socket" : "special file");
 
@@ -109,7 +109,7 @@ int td_source_open(const char *path, const struct td_scan_opts *opts,
         /* What blkid names is that, not a tar (a tar's first 512 bytes are
          * a header; no filesystem signature lies there). */
         if (type)
-                return td_log_error(-EINVAL, "'%s': not a directory, a squashfs image or a tar archive "
+                return td_log_error(-EINVAL, "'%s': not a directory, a squashfs image, a tar archive or an OCI image layout "
                                     "(blkid sees: %s)", path, type);
         if (st.st_size == 0 && S_ISREG(st.st_mode))
                 return td_log_error(-EINVAL, "'%s': an empty file (SOURCE must be a directory, a squashfs "
@@ -119,6 +119,6 @@ int td_source_open(const char *path, const struct td_scan_opts *opts,
                 return r;
         if (r > 0)
                 return td_source_tar_open(path, opts, ret, tree);
-        return td_log_error(-EINVAL, "'%s': not a directory, a squashfs image or a tar archive "
+        return td_log_error(-EINVAL, "'%s': not a directory, a squashfs image, a tar archive or an OCI image layout "
                             "(blkid recognises no filesystem; %s)", path, desc);
 }

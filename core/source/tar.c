@@ -433,7 +433,11 @@ static int split_path(char *path, char **comp, size_t max)
         return (int)n;
 }
 
-/* The node at path, or NULL; never creates anything. */
+static struct td_node *follow_dir_link(struct scan *sc, struct td_node *dir, const struct td_node *l,
+                                       int depth);
+
+/* The node at path, or NULL; never creates anything.  Symbolic links in
+ * the middle of the path are followed inside the tree. */
 static struct td_node *lookup(struct scan *sc, const char *path, int *err)
 {
         _cleanup_free_ char *copy = td_strdup(path);
@@ -445,9 +449,63 @@ static struct td_node *lookup(struct scan *sc, const char *path, int *err)
         comp = td_calloc(max, sizeof(*comp));
         k = split_path(copy, comp, max);
         *err = k < 0 ? k : 0;
-        for (int i = 0; i < k && n; i++)
-                n = map_get(&sc->map, n, comp[i]);
+        for (int i = 0; i < k && n; i++) {
+                struct td_node *dir = n;
+
+                n = map_get(&sc->map, dir, comp[i]);
+                /* through symbolic links to directories, but not at the end */
+                if (n && i < k - 1 && S_ISLNK(n->mode))
+                        n = follow_dir_link(sc, dir, n, 0);
+        }
         return k < 0 ? NULL : n;
+}
+
+/* The directory a symbolic link (node l, in directory dir) leads to inside
+ * the tree, as extraction through it (or a container runtime's chrooted
+ * resolution) would find it: an absolute target starts at the root, ".."
+ * stops at the root.  NULL when it leads nowhere, to a non-directory, or
+ * through more than 40 links. */
+static struct td_node *follow_dir_link(struct scan *sc, struct td_node *dir, const struct td_node *l,
+                                       int depth)
+{
+        const char *t = (l->link_to ? l->link_to : l)->link_target;
+        struct td_node *n = dir;
+
+        if (!t || depth > 40)
+                return NULL;
+        if (*t == '/')
+                n = sc->tree->root;
+        while (*t) {
+                const char *end;
+                size_t len;
+
+                while (*t == '/')
+                        t++;
+                if (!*t)
+                        break;
+                end = strchrnul(t, '/');
+                len = (size_t)(end - t);
+                if (len == 2 && t[0] == '.' && t[1] == '.') {
+                        if (n->parent)
+                                n = n->parent;
+                } else if (!(len == 1 && t[0] == '.')) {
+                        char name[256];
+                        struct td_node *next;
+
+                        if (len > 255)
+                                return NULL;
+                        memcpy(name, t, len);
+                        name[len] = '\0';
+                        next = map_get(&sc->map, n, name);
+                        if (next && S_ISLNK(next->mode))
+                                next = follow_dir_link(sc, n, next, depth + 1);
+                        if (!next || !S_ISDIR(next->mode) || next->link_to)
+                                return NULL;
+                        n = next;
+                }
+                t = end;
+        }
+        return n;
 }
 
 static struct td_node *new_child(struct scan *sc, struct td_node *parent, const char *name, mode_t mode)
@@ -488,8 +546,22 @@ static int lookup_create(struct scan *sc, const char *path, bool want_dir, struc
         }
         for (int i = 0; i < k - 1; i++) {
                 n = map_get(&sc->map, dir, comp[i]);
-                if (n && n->link_to)
-                        n = NULL; /* a hard link is no directory */
+                if (n && S_ISLNK(n->mode)) {
+                        /* extraction goes through a symbolic link to a
+                         * directory (merged /usr: lib -> usr/lib) */
+                        struct td_node *to = follow_dir_link(sc, dir, n, 0);
+
+                        if (!to) {
+                                _cleanup_free_ char *what = td_asprintf(
+                                        "its parent '%s' is a symbolic link to '%s', which leads to no "
+                                        "directory inside the archive", comp[i],
+                                        (n->link_to ? n->link_to : n)->link_target);
+
+                                return entry_error(sc, -EINVAL, what);
+                        }
+                        dir = to;
+                        continue;
+                }
                 if (n && !S_ISDIR(n->mode)) {
                         /* extraction replaces it by the directory */
                         keep_links_alive(sc, n);

@@ -38,6 +38,9 @@ def d(name, mode=0o755, mtime=1600000000):
 def h(name, target):
     i = tarfile.TarInfo(name); i.type = tarfile.LNKTYPE; i.linkname = target
     t.addfile(i)
+def s(name, target):
+    i = tarfile.TarInfo(name); i.type = tarfile.SYMTYPE; i.linkname = target
+    t.addfile(i)
 $(cat)
 t.close()
 EOF_PY
@@ -83,6 +86,43 @@ if build dup.tar; then
         dbg "stat /deep" | grep -q 'User:     0   Group:     0' || bad "dup: /deep is not root's"
         dbg "stat /deep" | grep -q 'mtime: 0x6553f100' || bad "dup: /deep's mtime is not the newest (1700000000): $(dbg 'stat /deep' | grep mtime)"
 fi
+
+# symbolic links in the middle of a path are followed inside the tree, as
+# extraction (and a container runtime) goes through them: merged /usr
+mk symlinks.tar <<'PY'
+d("usr"); d("usr/lib")
+s("lib", "usr/lib")
+s("abs", "/usr/lib")
+s("up", "../../../usr")
+s("chain", "abs")
+f("lib/a", b"a\n")
+f("abs/b", b"b\n")
+f("up/lib/c", b"c\n")
+f("chain/d", b"d\n")
+h("lib/hl", "abs/a")
+PY
+if build symlinks.tar; then
+        for x in a b c d hl; do
+                [ "$(content /usr/lib/$x)" = "$( [ $x = hl ] && echo a || echo $x)" ] ||
+                        bad "symlinks: /usr/lib/$x is '$(content /usr/lib/$x)'"
+        done
+        for l in lib abs up chain; do
+                dbg "stat /$l" | grep -q 'Type: symlink' || bad "symlinks: /$l is no longer a symbolic link"
+        done
+        [ "$(field /usr/lib/hl Links:)" = 2 ] || bad "symlinks: lib/hl is not a hard link of usr/lib/a"
+fi
+mk dangling.tar <<'PY'
+s("dang", "nowhere")
+f("dang/x", b"x\n")
+PY
+expect_error "a parent that is a dangling symbolic link" "dang/x" "$T/dangling.tar" -o "$O/out.img"
+grep -q "leads to no directory" "$T/build.err" || bad "dangling: the message does not say why"
+mk loop.tar <<'PY'
+s("l1", "l2")
+s("l2", "l1")
+f("l1/x", b"x\n")
+PY
+expect_error "a parent that is a loop of symbolic links" "l1/x" "$T/loop.tar" -o "$O/out.img"
 
 # errors
 mk escape.tar <<'PY'

@@ -249,14 +249,24 @@ static void test_fstab(void **state)
         assert_int_equal(n->mode, S_IFREG | 0600);
         td_tree_done(&t);
 
-        /* a non-empty fstab is kept */
+        /* an fstab with an entry is kept */
         tree_init(&t);
         etc = add(&t, t.root, "etc", S_IFDIR | 0755);
         n = add(&t, etc, "fstab", S_IFREG | 0644);
-        n->size = 10;
+        n->mem = "# x\n/dev/sda1 / ext4 defaults 0 1\n";
+        n->size = strlen(n->mem);
         assert_int_equal(td_grub_add_fstab(&t, &o, "u", NULL), 0);
-        assert_null(n->mem);
-        assert_int_equal(n->size, 10);
+        assert_string_equal(mem_text(n), "# x\n/dev/sda1 / ext4 defaults 0 1\n");
+        td_tree_done(&t);
+
+        /* only comments and blank lines (debootstrap's): filled */
+        tree_init(&t);
+        etc = add(&t, t.root, "etc", S_IFDIR | 0755);
+        n = add(&t, etc, "fstab", S_IFREG | 0644);
+        n->mem = "# UNCONFIGURED FSTAB FOR BASE SYSTEM\n\n  \t# more\n";
+        n->size = strlen(n->mem);
+        assert_int_equal(td_grub_add_fstab(&t, &o, "u", NULL), 0);
+        assert_string_equal(mem_text(n), "# written by treedisk --fstab\nUUID=u / ext2 defaults 0 1\n");
         td_tree_done(&t);
 }
 

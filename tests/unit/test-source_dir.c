@@ -592,14 +592,14 @@ static void test_source_errors(void **state)
         assert_int_equal(log_count(p, "not a directory"), 1);
         log_reset();
         assert_int_equal(td_source_open(p, NULL, &src, &t), -EINVAL);
-        assert_int_equal(log_count(p, "not a directory, a squashfs image or a tar archive (blkid recognises no filesystem; libarchive recognises no tar archive)"), 1);
+        assert_int_equal(log_count(p, "not a directory, a squashfs image, a tar archive or an OCI image layout (blkid recognises no filesystem; libarchive recognises no tar archive)"), 1);
         free(p);
 
         p = td_asprintf("%s/fifo", dir);
         assert_int_equal(mkfifo(p, 0600), 0);
         log_reset();
         assert_int_equal(td_source_open(p, NULL, &src, &t), -EINVAL);
-        assert_int_equal(log_count(p, "not a directory, a squashfs image or a tar archive (it is a fifo)"), 1);
+        assert_int_equal(log_count(p, "not a directory, a squashfs image, a tar archive or an OCI image layout (it is a fifo)"), 1);
         assert_int_equal(unlink(p), 0);
         free(p);
 
