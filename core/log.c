@@ -24,15 +24,35 @@ void td_log_set_max_level(enum td_log_level level)
         log_max_level = level;
 }
 
+/* A message is one line: control bytes in it (a file name with a newline,
+ * an escape sequence) are written as \n, \t or \xNN. */
+static void escape_controls(const char *in, char *out, size_t cap)
+{
+        size_t o = 0;
+
+        for (const unsigned char *p = (const unsigned char *)in; *p && o + 5 < cap; p++) {
+                if (*p >= 0x20 && *p != 0x7f) {
+                        out[o++] = (char)*p;
+                } else if (*p == '\n' || *p == '\t') {
+                        out[o++] = '\\';
+                        out[o++] = *p == '\n' ? 'n' : 't';
+                } else {
+                        o += (size_t)snprintf(out + o, cap - o, "\\x%02x", *p);
+                }
+        }
+        out[o] = '\0';
+}
+
 void td_logv(enum td_log_level level, const char *fmt, va_list ap)
 {
-        char msg[2048];
+        char msg[2048], line[4096];
         int saved = errno;
 
         if (level > log_max_level)
                 return;
         vsnprintf(msg, sizeof(msg), fmt, ap);
-        log_sink(level, msg);
+        escape_controls(msg, line, sizeof(line));
+        log_sink(level, line);
         errno = saved;
 }
 

@@ -1062,9 +1062,11 @@ static int scan_entries(struct scan *sc)
 
                         if (at >= 0)
                                 snprintf(where, sizeof(where), " at byte %" PRId64, at);
-                        return td_log_error(-EIO, "'%s': %s%s (truncated or corrupt?)", path,
-                                            archive_error_string(sc->a) ? archive_error_string(sc->a)
-                                                                        : "bad header", where);
+                        const char *m = archive_error_string(sc->a) ? archive_error_string(sc->a)
+                                                                    : "bad header";
+
+                        return td_log_error(-EIO, "'%s': %s%s%s", path, m, where,
+                                            strstr(m, "runcated") ? "" : " (truncated or corrupt?)");
                 }
                 if (r == ARCHIVE_WARN) {
                         const char *m = archive_error_string(sc->a) ? archive_error_string(sc->a) : "";

@@ -130,6 +130,11 @@ f("ok", b"ok\n")
 f("a/../../evil", b"evil\n")
 PY
 expect_error "'..' leaving the tree" "a/../../evil" "$T/escape.tar" -o "$O/out.img"
+mk escape-nl.tar <<'PY'
+f("new\nline/../../evil\x1b[2J", b"evil\n")
+PY
+expect_error "'..' leaving the tree, a newline and an escape in the name" 'new\nline/../../evil\x1b[2J' \
+        "$T/escape-nl.tar" -o "$O/out.img"
 mk hardmissing.tar <<'PY'
 h("link", "nowhere")
 PY
