@@ -87,6 +87,19 @@ if build dup.tar; then
         dbg "stat /deep" | grep -q 'mtime: 0x6553f100' || bad "dup: /deep's mtime is not the newest (1700000000): $(dbg 'stat /deep' | grep mtime)"
 fi
 
+# a tar made by an unprivileged user with --owner=0 --group=0 gives
+# root-owned entries (that is how a CI job without root makes a rootfs)
+as_user mkdir -p "$O/usertree/etc"
+as_user sh -c "echo user > '$O/usertree/etc/made-by-user'"
+as_user tar --format=posix --owner=0 --group=0 --numeric-owner -C "$O/usertree" -cf "$O/user.tar" . ||
+        bad "tar as the user failed"
+cp "$O/user.tar" "$T/user.tar"
+if build user.tar; then
+        dbg "stat /etc/made-by-user" | grep -q 'User:     0   Group:     0' ||
+                bad "user.tar: /etc/made-by-user is not root's: $(dbg 'stat /etc/made-by-user' | grep User)"
+        [ "$(content /etc/made-by-user)" = user ] || bad "user.tar: wrong content"
+fi
+
 # symbolic links in the middle of a path are followed inside the tree, as
 # extraction (and a container runtime) goes through them: merged /usr
 mk symlinks.tar <<'PY'
