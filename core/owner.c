@@ -239,6 +239,33 @@ int td_cli_parse_owner_option(char which, const char *arg, struct td_image_opts 
         return 1;
 }
 
+/* The named user and group entries of a POSIX ACL in Linux's xattr form
+ * (linux/posix_acl_xattr.h: u32 version 2, then {u16 tag, u16 perm, u32 id}
+ * little-endian; ACL_USER 0x02, ACL_GROUP 0x08) go through the maps, as the
+ * kernel maps them for a user namespace.  --owner leaves them alone: it
+ * names the owner, not the other users an ACL lists. */
+static void map_acl(struct td_xattr *x, const struct td_image_opts *o)
+{
+        uint8_t *v = x->value;
+
+        if (x->len < 4 || (x->len - 4) % 8 || v[0] != 2 || v[1] || v[2] || v[3])
+                return;
+        for (size_t i = 4; i < x->len; i += 8) {
+                unsigned tag = v[i] | (unsigned)v[i + 1] << 8;
+                uint32_t id = (uint32_t)v[i + 4] | (uint32_t)v[i + 5] << 8 | (uint32_t)v[i + 6] << 16 |
+                              (uint32_t)v[i + 7] << 24;
+
+                if (tag == 0x02)
+                        id = td_idmap_lookup(o->uid_map, o->n_uid_map, id);
+                else if (tag == 0x08)
+                        id = td_idmap_lookup(o->gid_map, o->n_gid_map, id);
+                else
+                        continue;
+                for (int j = 0; j < 4; j++)
+                        v[i + 4 + j] = (uint8_t)(id >> (8 * j));
+        }
+}
+
 static int apply_one(struct td_node *node, void *userdata)
 {
         const struct td_image_opts *o = userdata;
@@ -249,6 +276,10 @@ static int apply_one(struct td_node *node, void *userdata)
         }
         node->uid = td_idmap_lookup(o->uid_map, o->n_uid_map, node->uid);
         node->gid = td_idmap_lookup(o->gid_map, o->n_gid_map, node->gid);
+        for (size_t i = 0; i < node->n_xattrs; i++)
+                if (strcmp(node->xattrs[i].name, "system.posix_acl_access") == 0 ||
+                    strcmp(node->xattrs[i].name, "system.posix_acl_default") == 0)
+                        map_acl(&node->xattrs[i], o);
         return 0;
 }
 

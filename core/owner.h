@@ -2,7 +2,8 @@
 /* treedisk: ownership options (issue 5).
  *
  *   --owner UID:GID          every entry of the tree gets this owner
- *   --uid-map FROM:TO,...    entries owned by uid FROM get uid TO
+ *   --uid-map FROM:TO,...    entries owned by uid FROM get uid TO (and the
+ *                            named users of POSIX ACLs, as in a user namespace)
  *   --gid-map FROM:TO,...    likewise for groups
  *
  * Order of application, after the source was scanned into the tree:

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <linux/fs.h>
@@ -17,6 +18,18 @@
 static const char *arg_output;
 static bool arg_dry_run;
 static struct td_image_opts arg_opts;
+
+/* The regular file being written: removed when a signal ends the build
+ * half way, as an error would (a partial image must not look like one). */
+static const char *volatile partial_output;
+
+static void on_fatal_signal(int sig)
+{
+        if (partial_output)
+                unlink(partial_output);
+        signal(sig, SIG_DFL);
+        raise(sig);
+}
 
 static int ioctl_size(int fd, uint64_t *size)
 {
@@ -114,11 +127,19 @@ static int write_image(struct td_image *img)
         }
         if (fd < 0)
                 return td_log_errno(-errno, "'%s': creating the output", arg_output);
-        r = td_image_write(img, fd, fstat(fd, &st) == 0 && S_ISREG(st.st_mode));
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+                static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+
+                partial_output = arg_output;
+                for (size_t i = 0; i < TD_ARRAY_SIZE(sigs); i++)
+                        signal(sigs[i], on_fatal_signal);
+        }
+        r = td_image_write(img, fd, S_ISREG(st.st_mode));
         if (close(fd) < 0 && r >= 0)
                 r = td_log_errno(-errno, "'%s': writing the output", arg_output);
         if (r < 0 && (created || (S_ISREG(st.st_mode))))
                 unlink(arg_output);
+        partial_output = NULL;
         return r;
 }
 

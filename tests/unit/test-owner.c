@@ -306,6 +306,48 @@ static void test_apply_maps(void **state)
         td_tree_done(&t);
 }
 
+static void test_apply_maps_acl(void **state)
+{
+        struct td_tree t = { 0 };
+        struct td_image_opts o = { 0 };
+        struct td_id_map um[] = { { 1000, 0 } };
+        struct td_id_map gm[] = { { 1001, 100 } };
+        /* user::rw-, user:1000:r--, group::r--, group:1001:r--, mask::r--, other::--- */
+        const uint8_t acl[] = { 2, 0, 0, 0,
+                                0x01, 0, 6, 0, 0xff, 0xff, 0xff, 0xff,
+                                0x02, 0, 4, 0, 0xe8, 0x03, 0, 0,
+                                0x04, 0, 4, 0, 0xff, 0xff, 0xff, 0xff,
+                                0x08, 0, 4, 0, 0xe9, 0x03, 0, 0,
+                                0x10, 0, 4, 0, 0xff, 0xff, 0xff, 0xff,
+                                0x20, 0, 0, 0, 0xff, 0xff, 0xff, 0xff };
+        uint8_t want[sizeof(acl)];
+        struct td_node *f;
+
+        make_tree(&t);
+        f = td_tree_lookup(&t, "/etc/passwd");
+        td_node_add_xattr(f, "system.posix_acl_access", acl, sizeof(acl));
+        td_node_add_xattr(f, "user.other", acl, sizeof(acl));
+        o.owner_set = true; /* --owner: not the ACL's named entries */
+        o.owner_uid = 7;
+        o.owner_gid = 7;
+        o.uid_map = um;
+        o.n_uid_map = 1;
+        o.gid_map = gm;
+        o.n_gid_map = 1;
+        td_owner_apply(&t, &o);
+        memcpy(want, acl, sizeof(acl));
+        want[16] = want[17] = 0;        /* user:1000 -> user:0 */
+        want[32] = 100;                 /* group:1001 -> group:100 */
+        want[33] = 0;
+        for (size_t i = 0; i < f->n_xattrs; i++) {
+                if (strcmp(f->xattrs[i].name, "system.posix_acl_access") == 0)
+                        assert_memory_equal(f->xattrs[i].value, want, sizeof(want));
+                else
+                        assert_memory_equal(f->xattrs[i].value, acl, sizeof(acl)); /* not an ACL */
+        }
+        td_tree_done(&t);
+}
+
 static void test_apply_owner_then_maps(void **state)
 {
         struct td_tree t = { 0 };
@@ -357,6 +399,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_cli_option, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_apply_owner, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_apply_maps, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_apply_maps_acl, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_apply_owner_then_maps, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_apply_nothing, setup, teardown),
         };
