@@ -891,6 +891,14 @@ static int scan_entry(struct scan *sc, struct archive_entry *e)
         if (n == sc->tree->root)
                 sc->root_named = true;
 
+        if (archive_entry_uid(e) < 0 || archive_entry_uid(e) > UINT32_MAX - 1 ||
+            archive_entry_gid(e) < 0 || archive_entry_gid(e) > UINT32_MAX - 1) {
+                _cleanup_free_ char *what = td_asprintf("owner %" PRId64 ":%" PRId64 " is out of range "
+                                                        "(0 to 4294967294)", (int64_t)archive_entry_uid(e),
+                                                        (int64_t)archive_entry_gid(e));
+
+                return entry_error(sc, -ERANGE, what);
+        }
         n->mode = mode;
         n->uid = (uint32_t)archive_entry_uid(e);
         n->gid = (uint32_t)archive_entry_gid(e);

@@ -148,6 +148,12 @@ f("new\nline/../../evil\x1b[2J", b"evil\n")
 PY
 expect_error "'..' leaving the tree, a newline and an escape in the name" 'new\nline/../../evil\x1b[2J' \
         "$T/escape-nl.tar" -o "$O/out.img"
+mk biguid.tar <<'PY'
+f("ok", b"ok\n", uid=4294967294)
+f("big", b"big\n", uid=4294967296)
+PY
+expect_error "a pax uid past 32 bits" "out of range" "$T/biguid.tar" -o "$O/out.img"
+grep -q "entry 'big'" "$T/build.err" || bad "biguid: the entry is not named"
 mk hardmissing.tar <<'PY'
 h("link", "nowhere")
 PY
