@@ -35,6 +35,8 @@ struct builder {
         struct td_dir_params dirp;
         struct td_dirent *ents;
         size_t cap_ents;
+        uint64_t n_clamped;           /* times outside what an inode stores */
+        const struct td_node *clamped_example;
 };
 
 static bool is_ext4(enum td_fs_type fs) { return fs == TD_FS_EXT4; }
@@ -236,8 +238,15 @@ static int ext2_err(const struct builder *b, errcode_t e, const char *what, cons
         return -EIO;
 }
 
-static void set_time(const struct td_ext4_params *p, __u32 *t, __u32 *extra, struct timespec ts)
+/* An inode of 256 bytes stores times as signed 32-bit seconds plus 2 epoch
+ * bits in the *_extra fields (with the nanoseconds): 1901-12-13T20:45:52Z
+ * to 2446-05-10T22:38:55Z, for ext2 and ext3 as for ext4 here (all have
+ * i_extra_isize; the kernel's ext4 driver, which mounts all three, reads
+ * the extra fields whenever the inode holds them). */
+static void set_time(struct builder *b, const struct td_node *n, __u32 *t, __u32 *extra,
+                     struct timespec ts)
 {
+        const struct td_ext4_params *p = b->p;
         int64_t sec = ts.tv_sec;
         uint32_t ns = (uint32_t)ts.tv_nsec;
 
@@ -245,6 +254,14 @@ static void set_time(const struct td_ext4_params *p, __u32 *t, __u32 *extra, str
                 if (sec > p->clamp || ns)
                         ns = 0;
                 sec = p->clamp;
+        }
+        /* Outside the range: the nearest limit, nanoseconds 0, as the
+         * kernel's timestamp_truncate() does. */
+        if (sec < TD_EXT4_TIME_MIN || sec > TD_EXT4_TIME_MAX) {
+                sec = sec < TD_EXT4_TIME_MIN ? TD_EXT4_TIME_MIN : TD_EXT4_TIME_MAX;
+                ns = 0;
+                if (!b->n_clamped++)
+                        b->clamped_example = n;
         }
         /* 2 epoch bits extend the signed 32-bit seconds to year 2446. */
         *t = (__u32)sec;
@@ -294,10 +311,10 @@ static void inode_init(struct builder *b, struct td_node *n, struct ext2_inode_l
         in->i_extra_isize = sizeof(struct ext2_inode_large) - EXT2_GOOD_OLD_INODE_SIZE;
         /* atime is volatile: scanning the source updates it on symlinks
          * (readlink) whatever we do.  A reproducible build takes mtime. */
-        set_time(p, &in->i_atime, &in->i_atime_extra, p->clamp >= 0 ? n->mtime : n->atime);
-        set_time(p, &in->i_mtime, &in->i_mtime_extra, n->mtime);
-        set_time(p, &in->i_ctime, &in->i_ctime_extra, n->ctime);
-        set_time(p, &in->i_crtime, &in->i_crtime_extra, n->ctime);
+        set_time(b, n, &in->i_atime, &in->i_atime_extra, p->clamp >= 0 ? n->mtime : n->atime);
+        set_time(b, n, &in->i_mtime, &in->i_mtime_extra, n->mtime);
+        set_time(b, n, &in->i_ctime, &in->i_ctime_extra, n->ctime);
+        set_time(b, n, &in->i_crtime, &in->i_crtime_extra, n->ctime);
 }
 
 static int write_inode(struct builder *b, struct td_node *n, struct ext2_inode_large *in)
@@ -861,6 +878,14 @@ int td_ext4_build(struct td_tree *t, const struct td_ext4_params *p, struct td_e
         r = finish_fs(&b);
         if (r < 0)
                 goto out;
+        if (b.n_clamped) {
+                _cleanup_free_ char *path = src_path(&b, b.clamped_example);
+
+                td_warn("%" PRIu64 " time%s outside what %s stores (1901-12-13T20:45:52Z to "
+                        "2446-05-10T22:38:55Z) clamped to the nearest limit, e.g. of '%s'", b.n_clamped,
+                        b.n_clamped == 1 ? "" : "s",
+                        p->fs == TD_FS_EXT2 ? "ext2" : p->fs == TD_FS_EXT3 ? "ext3" : "ext4", path);
+        }
 
         ret->fs_blocks = ext2fs_blocks_count(b.fs->super);
         ret->blocks_used = ret->fs_blocks - ext2fs_free_blocks_count(b.fs->super);

@@ -15,6 +15,12 @@
 
 #define TD_EXT4_BLOCK_SIZE 4096u
 
+/* The times a 256-byte inode stores (seconds since the epoch, UTC):
+ * 1901-12-13T20:45:52Z to 2446-05-10T22:38:55Z.  Times outside are clamped
+ * to the nearest limit and counted (one warning per build). */
+#define TD_EXT4_TIME_MIN (-2147483648LL)
+#define TD_EXT4_TIME_MAX (2147483647LL + (3LL << 32))
+
 struct td_ext4_params {
         enum td_fs_type fs;
         uint64_t fs_blocks;   /* 4 KiB blocks */
