@@ -347,7 +347,15 @@ int td_image_build(const struct td_image_opts *opts, struct td_image **ret)
         struct td_scan_opts scan = { .skip_unreadable = opts->skip_unreadable,
                                      .max_open_fds = opts->max_open_fds };
         struct td_image *img = td_calloc(1, sizeof(*img));
+        struct stat xst;
         int r;
+
+        if (opts->exclude_output && stat(opts->exclude_output, &xst) == 0 && S_ISREG(xst.st_mode))
+                scan.exclude[scan.n_exclude++] = (typeof(scan.exclude[0])){
+                        xst.st_dev, xst.st_ino, "OUT, the image being written" };
+        if (opts->exclude_mountpoint && stat(opts->exclude_mountpoint, &xst) == 0)
+                scan.exclude[scan.n_exclude++] = (typeof(scan.exclude[0])){
+                        xst.st_dev, xst.st_ino, "the mountpoint" };
 
         img->opts = *opts;
         r = check_boot_opts(opts, &img->spec);

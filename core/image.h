@@ -61,6 +61,12 @@ struct td_image_opts {
          * would be, the space after them is unpartitioned and the backup GPT
          * sits in the device's last sectors. */
         uint64_t device_bytes;
+
+        /* Paths a directory SOURCE's scan leaves out, when they exist inside
+         * it: the output file (treedisk-build) and the mountpoint (treedisk).
+         * NULL: none. */
+        const char *exclude_output;
+        const char *exclude_mountpoint;
 };
 
 void td_image_opts_init(struct td_image_opts *o);

@@ -229,6 +229,7 @@ int main(int argc, char **argv) {
                 opts.seed = seed_from_overlay;
         }
 
+        opts.exclude_mountpoint = mountpoint;
         r = td_image_build(&opts, &fs.img);
         if (r < 0)
                 goto out;

@@ -202,6 +202,8 @@ int main(int argc, char **argv)
                 }
         }
 
+        if (arg_output && strcmp(arg_output, "-") != 0)
+                arg_opts.exclude_output = arg_output;
         r = td_image_build(&arg_opts, &img);
         if (r < 0)
                 return 1;

@@ -577,6 +577,12 @@ static int scan_entry(struct scan *s, const char *name)
                 }
                 return td_log_errno(-errno, "'%s': cannot stat", path);
         }
+        for (size_t i = 0; i < s->opts->n_exclude; i++)
+                if (st.st_dev == s->opts->exclude[i].dev && st.st_ino == s->opts->exclude[i].ino) {
+                        td_log(TD_LOG_NOTICE, "'%s': left out of the image: it is %s", path,
+                               s->opts->exclude[i].why);
+                        return 0;
+                }
         n = td_node_new(name, nl, st.st_mode);
         fill_stat(n, &st);
 
