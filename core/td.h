@@ -74,9 +74,11 @@ int td_parse_size(const char *s, uint64_t *ret);
 /* "1.5 GiB" style, into buf. */
 const char *td_format_size(uint64_t bytes, char *buf, size_t len);
 
-/* Deterministic 128-bit value from (seed, purpose): used for UUIDs, hash seed
- * and disk identifiers when --seed is given.  Not cryptographic; stable across
- * releases (the image's bytes depend on it). */
+/* Deterministic 128-bit value from (seed, purpose): the first 16 bytes of
+ * HMAC-SHA256 with the seed as key and the purpose as message (as
+ * systemd-repart derives its ids), for the UUIDs, the hash seed and the disk
+ * identifiers when --seed is given.  Stable across releases (the image's
+ * bytes depend on it); man treedisk-build lists the purposes. */
 void td_seed_bytes(const char *seed, const char *purpose, uint8_t out[16]);
 
 /* Runs argv[0] (looked up in $PATH) with argv, stdin from /dev/null, stdout

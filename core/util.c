@@ -5,6 +5,8 @@
 #include <spawn.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -150,32 +152,15 @@ const char *td_format_size(uint64_t bytes, char *buf, size_t len)
         return buf;
 }
 
-/* FNV-1a over the input, then splitmix64 to spread it into 128 bits. */
-static uint64_t splitmix64(uint64_t *x)
-{
-        uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-        return z ^ (z >> 31);
-}
-
 void td_seed_bytes(const char *seed, const char *purpose, uint8_t out[16])
 {
-        uint64_t h = 0xcbf29ce484222325ull, a, b;
-        const unsigned char *p;
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned len = 0;
 
-        for (p = (const unsigned char *)seed; *p; p++)
-                h = (h ^ *p) * 0x100000001b3ull;
-        h = (h ^ 0xff) * 0x100000001b3ull; /* separator */
-        for (p = (const unsigned char *)purpose; *p; p++)
-                h = (h ^ *p) * 0x100000001b3ull;
-        a = splitmix64(&h);
-        b = splitmix64(&h);
-        for (int i = 0; i < 8; i++) {
-                out[i] = (uint8_t)(a >> (8 * i));
-                out[8 + i] = (uint8_t)(b >> (8 * i));
-        }
+        if (!HMAC(EVP_sha256(), seed, (int)strlen(seed), (const unsigned char *)purpose, strlen(purpose),
+                  md, &len) || len < 16)
+                abort(); /* a libcrypto without HMAC-SHA256 */
+        memcpy(out, md, 16);
 }
 
 extern char **environ;

@@ -37,6 +37,16 @@ off=$(part_offset "$img")
 [ "$(dry fs_type)" = ext4 ] || bad "fs_type '$(dry fs_type)'"
 u=$(blkid -p -o value -s UUID -O "$off" "$img")
 [ "$(dry uuid)" = "$u" ] || bad "uuid $(dry uuid) vs blkid $u"
+# --seed's ids are HMAC-SHA256(seed, purpose) (man treedisk-build): another
+# tool derives the same UUID and MBR disk id
+want_uuid=$("$PYTHON" -c 'import hmac, hashlib, uuid
+b = bytearray(hmac.new(b"s", b"filesystem-uuid", hashlib.sha256).digest()[:16])
+b[6] = (b[6] & 0x0f) | 0x40; b[8] = (b[8] & 0x3f) | 0x80
+print(uuid.UUID(bytes=bytes(b)))')
+[ "$(dry uuid)" = "$want_uuid" ] || bad "uuid $(dry uuid) is not HMAC-SHA256('s', 'filesystem-uuid'): $want_uuid"
+want_id=$("$PYTHON" -c 'import hmac, hashlib
+print("0x%08x" % int.from_bytes(hmac.new(b"s", b"disk-id", hashlib.sha256).digest()[:4], "little"))')
+[ "$(dry disk_id)" = "$want_id" ] || bad "disk_id $(dry disk_id) is not HMAC-SHA256('s', 'disk-id'): $want_id"
 id=$(sfdisk --json "$img" | sed -n 's/.*"id": *"0x\(.*\)".*/\1/p')
 d=$(dry disk_id); d=${d#0x}
 [ "$((16#${d:-0}))" = "$((16#${id:-1}))" ] || bad "disk_id $(dry disk_id) vs sfdisk 0x$id"
