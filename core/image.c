@@ -342,6 +342,29 @@ int td_image_opts_check(const struct td_image_opts *opts)
         return check_boot_opts(opts, &spec);
 }
 
+static int find_private(struct td_node *n, void *userdata)
+{
+        struct td_image_info *info = userdata;
+        bool hidden = false;
+
+        if (n->link_to)
+                return 0;
+        if (S_ISREG(n->mode))
+                hidden = !(n->mode & S_IROTH);
+        else if (S_ISDIR(n->mode))
+                hidden = (n->mode & (S_IROTH | S_IXOTH)) != (S_IROTH | S_IXOTH);
+        for (size_t i = 0; i < n->n_xattrs && !hidden; i++)
+                hidden = strncmp(n->xattrs[i].name, "trusted.", 8) == 0;
+        if (hidden) {
+                _cleanup_free_ char *path = td_node_path(n);
+
+                info->private = true;
+                snprintf(info->private_example, sizeof(info->private_example), "%s", path);
+                return -1; /* one is enough */
+        }
+        return 0;
+}
+
 int td_image_build(const struct td_image_opts *opts, struct td_image **ret)
 {
         struct td_scan_opts scan = { .skip_unreadable = opts->skip_unreadable,
@@ -428,6 +451,7 @@ int td_image_build(const struct td_image_opts *opts, struct td_image **ret)
                 if (r < 0)
                         goto fail;
         }
+        td_tree_walk(img->tree.root, find_private, &img->info);
         td_tree_sort(&img->tree);
         r = build_fs(img);
         if (r < 0)

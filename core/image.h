@@ -117,6 +117,12 @@ struct td_image_info {
         bool secure_boot;
         uint64_t esp_offset, esp_bytes; /* 0, 0: no EFI System Partition */
         char esp_uuid[10];           /* FAT volume id as blkid prints it, "ABCD-1234"; "" */
+        /* The tree holds an entry not every user may read (a file without
+         * the read bit for others, a directory without r or x for others,
+         * a trusted.* xattr): the image, which holds all of it, should then
+         * be readable by its owner only.  private_example: one such path. */
+        bool private;
+        char private_example[256];
 };
 void td_image_get_info(const struct td_image *img, struct td_image_info *info);
 

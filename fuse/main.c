@@ -23,12 +23,14 @@
 
 enum {
         OPT_OVERLAY = 0x100,
+        OPT_FILE_MODE,
 };
 
 static bool arg_foreground;
 static bool arg_debug;
 static bool arg_ro;
 static const char *arg_overlay;
+static int arg_file_mode = -1;       /* --file-mode; -1: from the tree */
 static const char *arg_source;
 static const char *arg_mountpoint;
 static char *arg_fuse_opts;          /* -o words passed on to FUSE, comma-separated */
@@ -44,6 +46,9 @@ static void help(void) {
                "  -f, --foreground         stay in the foreground, log to stderr\n"
                "  -d, --debug              log each request (implies -f)\n"
                "  -o OPT[,OPT...]          mount options: ro, allow_other, others go to FUSE\n"
+               "  --file-mode MODE         permissions of disk.img and part1.img (octal);\n"
+               "                           default 0644, or 0600 when the tree holds an\n"
+               "                           entry not everyone may read\n"
                "  --overlay FILE           keep writes in FILE (reused by a later mount of\n"
                "                           the same image; without --seed, the ids derive from\n"
                "                           FILE's path); default: memory\n"
@@ -92,6 +97,7 @@ static int parse_argv(int argc, char **argv, struct td_image_opts *opts) {
                 {"foreground", no_argument, NULL, 'f'},
                 {"debug", no_argument, NULL, 'd'},
                 {"overlay", required_argument, NULL, OPT_OVERLAY},
+                {"file-mode", required_argument, NULL, OPT_FILE_MODE},
                 {0},
         };
         _cleanup_free_ struct option *options = td_cli_merge_options(own);
@@ -119,6 +125,18 @@ static int parse_argv(int argc, char **argv, struct td_image_opts *opts) {
                 case OPT_OVERLAY:
                         arg_overlay = optarg;
                         break;
+                case OPT_FILE_MODE: {
+                        char *end;
+                        unsigned long m;
+
+                        errno = 0;
+                        m = strtoul(optarg, &end, 8);
+                        if (errno || end == optarg || *end || m > 0666)
+                                return td_log_error(-EINVAL, "--file-mode '%s': an octal mode from 0 to 0666 "
+                                                    "(like 0640)", optarg);
+                        arg_file_mode = (int)m;
+                        break;
+                }
                 case '?':
                         return -EINVAL;     /* getopt said what */
                 default:
@@ -237,6 +255,27 @@ int main(int argc, char **argv) {
         fs.part_offset = td_image_part_offset(fs.img);
         fs.part_bytes = td_image_part_size(fs.img);
         fs.ro = arg_ro;
+        {
+                /* The image holds every byte of the tree: it exposes no
+                 * more than the tree does (man treedisk, SECURITY). */
+                struct td_image_info info;
+
+                td_image_get_info(fs.img, &info);
+                fs.file_perm = info.private ? 0600 : 0644;
+                if (arg_file_mode >= 0) {
+                        if (info.private && (arg_file_mode & 066))
+                                td_warn("--file-mode %04o lets others read the image, which holds entries "
+                                        "not everyone may read in the tree, e.g. '%s'", arg_file_mode,
+                                        info.private_example);
+                        fs.file_perm = (mode_t)arg_file_mode;
+                } else if (info.private) {
+                        td_log(TD_LOG_NOTICE, "disk.img is readable by its owner only (0600): the tree "
+                               "holds entries not everyone may read, e.g. '%s' (--file-mode opens it up)",
+                               info.private_example);
+                }
+                if (fs.ro)
+                        fs.file_perm &= ~(mode_t)0222;
+        }
         fs.debug = arg_debug;
         fs.mountpoint = mountpoint;
         if (pthread_key_create(&fs.buf_key, free) != 0) {

@@ -64,7 +64,7 @@ static void fill_attr(const struct tdfs *fs, fuse_ino_t ino, struct stat *st) {
         if (is_file(fs, ino)) {
                 uint64_t start, len;
                 file_window(fs, ino, &start, &len);
-                st->st_mode = S_IFREG | (fs->ro ? 0444 : 0644);
+                st->st_mode = S_IFREG | fs->file_perm;
                 st->st_nlink = 1;
                 st->st_size = (off_t)len;
                 st->st_blocks = (blkcnt_t)(len / 512);

@@ -28,6 +28,7 @@ struct tdfs {
         uint64_t part_offset, part_bytes;
         bool file_mode;              /* the mountpoint is the disk image */
         bool ro;
+        mode_t file_perm;            /* of disk.img and part1.img (0644, 0600, --file-mode) */
         bool debug;                  /* log each request */
         uid_t uid;
         gid_t gid;

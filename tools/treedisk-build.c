@@ -91,6 +91,7 @@ static void print_info(const struct td_image *img)
 
 static int write_image(struct td_image *img)
 {
+        struct td_image_info info;
         struct stat st;
         bool created = false;
         int fd, r;
@@ -119,11 +120,23 @@ static int write_image(struct td_image *img)
                 close(fd);
                 return r;
         }
-        fd = open(arg_output, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        /* The image holds every byte of the tree: when some entry is for its
+         * owner's eyes only, so is the image (man treedisk-build, SECURITY). */
+        td_image_get_info(img, &info);
+        fd = open(arg_output, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, info.private ? 0600 : 0644);
         if (fd >= 0) {
                 created = true;
+                if (info.private)
+                        td_log(TD_LOG_NOTICE, "'%s': created readable by its owner only (0600): the tree "
+                               "holds entries not everyone may read, e.g. '%s'", arg_output,
+                               info.private_example);
         } else if (errno == EEXIST) {
                 fd = open(arg_output, O_WRONLY | O_TRUNC | O_CLOEXEC);
+                if (fd >= 0 && info.private && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+                    (st.st_mode & 044))
+                        td_warn("'%s' is readable by others (mode %04o) and now holds entries not "
+                                "everyone may read, e.g. '%s' (chmod go-r it, or remove it first)",
+                                arg_output, (unsigned)(st.st_mode & 07777), info.private_example);
         }
         if (fd < 0)
                 return td_log_errno(-errno, "'%s': creating the output", arg_output);
