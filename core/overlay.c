@@ -60,7 +60,9 @@ _Static_assert(sizeof(struct ovl_index) <= IDX_BYTES, "index block too large");
 
 struct td_overlay {
         int fd;
-        char *path;                  /* NULL: memory */
+        char *path;                  /* NULL: not kept (a temporary file, or memory) */
+        char *name;                  /* for messages: the path, or where the temporary one is */
+        atomic_bool full_reported;   /* ENOSPC said once */
         uint64_t size;
         uint64_t n_chunks;
         td_overlay_base_fn base;
@@ -141,7 +143,20 @@ static int pwrite_full(int fd, const void *buf, size_t len, uint64_t off) {
 }
 
 static const char *ov_name(const struct td_overlay *ov) {
-        return ov->path ? ov->path : "(memory)";
+        return ov->name ? ov->name : ov->path ? ov->path : "(memory)";
+}
+
+/* A failed write to the backing file: a full disk is said once (the write
+ * fails with ENOSPC, the guest sees an I/O error, the daemon goes on);
+ * other errors each time. */
+static int write_failed(struct td_overlay *ov, int r) {
+        if (r == -ENOSPC || r == -EDQUOT) {
+                if (!atomic_exchange(&ov->full_reported, true))
+                        td_err("overlay %s: no space left for writes: they fail with ENOSPC until "
+                               "space is freed (what was written stays)", ov_name(ov));
+                return -ENOSPC;
+        }
+        return td_log_errno(r, "overlay %s: write", ov_name(ov));
 }
 
 /* ---- the index: chunk -> slot, two levels ---- */
@@ -303,14 +318,38 @@ int td_overlay_open(const char *path, const struct td_overlay_params *p, struct 
         pthread_mutex_init(&ov->sync_lock, NULL);
         atomic_init(&ov->dirty, false);
         atomic_init(&ov->n_used, 0);
+        atomic_init(&ov->full_reported, false);
 
-        if (!path) {
+        if (!path && p->memory) {
                 ov->fd = memfd_create("treedisk-overlay", MFD_CLOEXEC);
                 if (ov->fd < 0) {
                         r = td_log_errno(-errno, "cannot create the in-memory overlay");
                         goto fail;
                 }
                 ov->next_off = C;       /* 0 means "absent" */
+                *ret = ov;
+                return 0;
+        }
+        if (!path) {
+                /* An unlinked file, as qemu -snapshot keeps its writes: on
+                 * disk, not in the host's memory. */
+                const char *dir = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp";
+
+                ov->name = td_asprintf("(an unlinked file in '%s')", dir);
+                ov->fd = open(dir, O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
+                if (ov->fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+                        _cleanup_free_ char *t = td_asprintf("%s/treedisk-overlay-XXXXXX", dir);
+
+                        ov->fd = mkostemp(t, O_CLOEXEC);
+                        if (ov->fd >= 0)
+                                unlink(t);
+                }
+                if (ov->fd < 0) {
+                        r = td_log_errno(-errno, "cannot create the overlay in '%s' (set TMPDIR to a "
+                                         "writable directory, or use --overlay FILE)", dir);
+                        goto fail;
+                }
+                ov->next_off = C;
                 *ret = ov;
                 return 0;
         }
@@ -358,6 +397,7 @@ void td_overlay_free(struct td_overlay *ov) {
         free(ov->leaves);
         free(ov->pending);
         free(ov->path);
+        free(ov->name);
         pthread_mutex_destroy(&ov->lock);
         pthread_cond_destroy(&ov->cond);
         pthread_mutex_destroy(&ov->sync_lock);
@@ -437,7 +477,7 @@ static int fill_slots(struct td_overlay *ov, uint64_t first, uint64_t n, uint64_
                         uint64_t fs = (first + full_from) * C;
                         r = pwrite_full(ov->fd, buf + (fs - off), full_n * C, slot + full_from * C);
                         if (r < 0)
-                                return td_log_errno(r, "overlay '%s': write", ov_name(ov));
+                                return write_failed(ov, r);
                         full_n = 0;
                 }
                 if (i == n)
@@ -451,7 +491,7 @@ static int fill_slots(struct td_overlay *ov, uint64_t first, uint64_t n, uint64_
                 memcpy(tmp + (s - cstart), buf + (s - off), e - s);
                 r = pwrite_full(ov->fd, tmp, C, slot + i * C);
                 if (r < 0)
-                        return td_log_errno(r, "overlay '%s': write", ov_name(ov));
+                        return write_failed(ov, r);
         }
         return 0;
 }

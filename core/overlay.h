@@ -4,9 +4,10 @@
  * The image itself is immutable; writes land in fixed-size chunks
  * (TD_OVERLAY_CHUNK bytes) of a backing file and reads return them in place
  * of the image's bytes.  A chunk that a write covers only in part is first
- * filled from the base (the image).  The backing file is a memfd (memory,
- * lost at exit) or a user's file (--overlay FILE) that a later mount of the
- * same image reuses.
+ * filled from the base (the image).  The backing file is an unlinked file
+ * under $TMPDIR (default /var/tmp; lost at exit, as qemu -snapshot's), a
+ * memfd (memory, on request), or a user's file (--overlay FILE) that a later
+ * mount of the same image reuses.
  *
  * Overlay file format (all integers little endian):
  *
@@ -58,11 +59,14 @@ struct td_overlay_params {
         const char *desc;                    /* e.g. "disk 1.0 GiB, UUID ..." for messages */
         td_overlay_base_fn base_pread;
         void *base_ctx;
+        bool memory;                         /* path NULL: a memfd, not a file under $TMPDIR */
 };
 
 struct td_overlay;
 
-/* Opens an overlay.  path NULL: in memory.  Otherwise the file is created if
+/* Opens an overlay.  path NULL: not kept, in an unlinked file under $TMPDIR
+ * (default /var/tmp), or in memory (a memfd) with p->memory; a full disk
+ * there makes writes fail with -ENOSPC (said once).  Otherwise the file is created if
  * missing or empty, or replayed if it holds an overlay; an overlay made for
  * another image (identity, size or chunk size differ) is refused with -EINVAL
  * and a message saying which image it belongs to.  The file is locked

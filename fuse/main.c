@@ -24,12 +24,14 @@
 enum {
         OPT_OVERLAY = 0x100,
         OPT_FILE_MODE,
+        OPT_OVERLAY_MEMORY,
 };
 
 static bool arg_foreground;
 static bool arg_debug;
 static bool arg_ro;
 static const char *arg_overlay;
+static bool arg_overlay_memory;
 static int arg_file_mode = -1;       /* --file-mode; -1: from the tree */
 static const char *arg_source;
 static const char *arg_mountpoint;
@@ -51,7 +53,10 @@ static void help(void) {
                "                           entry not everyone may read\n"
                "  --overlay FILE           keep writes in FILE (reused by a later mount of\n"
                "                           the same image; without --seed, the ids derive from\n"
-               "                           FILE's path); default: memory\n"
+               "                           FILE's path); default: an unlinked file under\n"
+               "                           $TMPDIR (/var/tmp), dropped at unmount\n"
+               "  --overlay-memory         keep writes in memory instead (they count\n"
+               "                           against the host's RAM)\n"
                "  -h, --help               this help\n"
                "  -V, --version            the version\n"
                "\n"
@@ -98,6 +103,7 @@ static int parse_argv(int argc, char **argv, struct td_image_opts *opts) {
                 {"debug", no_argument, NULL, 'd'},
                 {"overlay", required_argument, NULL, OPT_OVERLAY},
                 {"file-mode", required_argument, NULL, OPT_FILE_MODE},
+                {"overlay-memory", no_argument, NULL, OPT_OVERLAY_MEMORY},
                 {0},
         };
         _cleanup_free_ struct option *options = td_cli_merge_options(own);
@@ -124,6 +130,9 @@ static int parse_argv(int argc, char **argv, struct td_image_opts *opts) {
                         break;
                 case OPT_OVERLAY:
                         arg_overlay = optarg;
+                        break;
+                case OPT_OVERLAY_MEMORY:
+                        arg_overlay_memory = true;
                         break;
                 case OPT_FILE_MODE: {
                         char *end;
@@ -300,6 +309,12 @@ int main(int argc, char **argv) {
                 }
                 op.desc = desc;
         }
+        if (arg_overlay && arg_overlay_memory) {
+                td_err("--overlay FILE and --overlay-memory: choose one");
+                ret = 2;
+                goto out;
+        }
+        op.memory = arg_overlay_memory;
         r = td_overlay_open(arg_overlay, &op, &fs.ov);
         if (r < 0)
                 goto out;
@@ -371,6 +386,10 @@ out:
         }
         if (fs.ov && td_overlay_sync(fs.ov) < 0)
                 ret = 1;
+        if (fs.ov && !td_overlay_is_empty(fs.ov))
+                td_log(TD_LOG_NOTICE, "overlay: %" PRIu64 " KiB written to the image%s",
+                       td_overlay_chunks(fs.ov) * (TD_OVERLAY_CHUNK / 1024),
+                       arg_overlay ? " (kept in the overlay file)" : " (dropped)");
         if (loop)
                 fuse_loop_cfg_destroy(loop);
         fuse_opt_free_args(&args);

@@ -66,16 +66,16 @@ PY
 chmod a+r "$T/writes.py"
 writes() { run_as $WHO env POFF="$poff" timeout "$TD_IO_TIMEOUT" "$PYTHON" "$T/writes.py" "$@"; }
 
-# 1. in memory: writes read back, are forgotten at unmount
+# 1. the default overlay (an unlinked file under $TMPDIR): writes read back, are forgotten at unmount
 td_mount $WHO "$T/mnt" --seed ov "$T/src"
-writes "$T/mnt" "$T/model.img" 1 || fail "writes (memory overlay)"
-[ "$(sum "$T/mnt/disk.img")" = "$(sha256sum <"$T/model.img" | cut -d' ' -f1)" ] || fail "memory overlay: disk.img differs from the model"
+writes "$T/mnt" "$T/model.img" 1 || fail "writes (default overlay)"
+[ "$(sum "$T/mnt/disk.img")" = "$(sha256sum <"$T/model.img" | cut -d' ' -f1)" ] || fail "default overlay: disk.img differs from the model"
 td_unmount "$T/mnt"
 [ "$(sha256_tree "$T/src")" = "$src_digest" ] || fail "the source tree changed"
 td_mount $WHO "$T/mnt" --seed ov "$T/src"
-[ "$(sum "$T/mnt/disk.img")" = "$(sha256sum <"$T/off.img" | cut -d' ' -f1)" ] || fail "a memory overlay outlived its mount"
+[ "$(sum "$T/mnt/disk.img")" = "$(sha256sum <"$T/off.img" | cut -d' ' -f1)" ] || fail "the default overlay outlived its mount"
 td_unmount "$T/mnt"
-log "memory overlay: ok"
+log "default overlay: ok"
 
 # 2. --overlay FILE: kept across a remount
 cp "$T/off.img" "$T/model.img"
