@@ -6,7 +6,7 @@
  * sanitizer reports and leaks are the findings.
  *
  *   meson setup build-fuzz -Dfuzz=true (clang: -fsanitize=fuzzer,address,undefined)
- *   build-fuzz/fuzz/fuzz-tar fuzz/corpus/tar
+ *   build-fuzz/tests/fuzz/fuzz-tar tests/fuzz/corpus/tar
  * Without -Dfuzz, fuzz-replay runs the corpus once through the same code
  * (meson test fuzz-tar-corpus, in the unit suite). */
 #include <stdint.h>

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Writes the seed corpus of fuzz-oci (fuzz/corpus/oci): inputs whose
+"""Writes the seed corpus of fuzz-oci (tests/fuzz/corpus/oci): inputs whose
 first byte picks the mode of fuzz/fuzz-oci.c and whose rest is a valid
 index.json (0), manifest (1) or set of layers (2).  The fixed blobs are
 the ones fuzz-oci.c writes: keep the two in step."""

@@ -13,9 +13,9 @@
  *
  * The image is opened as td_source_open() would, and every file's bytes
  * are read back.  Errors are expected; crashes, sanitizer reports and
- * leaks are the findings.  Seeds: fuzz/corpus/oci (fuzz/make-oci-seeds.py).
+ * leaks are the findings.  Seeds: tests/fuzz/corpus/oci (tests/fuzz/make-oci-seeds.py).
  *
- *   build-fuzz/fuzz/fuzz-oci fuzz/corpus/oci */
+ *   build-fuzz/tests/fuzz/fuzz-oci tests/fuzz/corpus/oci */
 #include <fcntl.h>
 #include <stdbool.h>
 #include <openssl/evp.h>
