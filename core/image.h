@@ -37,7 +37,9 @@ struct td_image_opts {
         /* ownership (issue 5) */
         bool owner_set;
         uint32_t owner_uid, owner_gid;
-        struct td_id_map *uid_map, *gid_map; /* not owned */
+        /* Made by td_cli_parse_owner_option() (malloc'ed; the caller frees
+         * them), or set by hand (then never passed to that parser). */
+        struct td_id_map *uid_map, *gid_map;
         size_t n_uid_map, n_gid_map;
         const char *devtable;        /* NULL: none */
         const char **extra_trees;    /* --extra-tree DIRs, in order; not owned */

@@ -228,11 +228,8 @@ int td_cli_parse_owner_option(char which, const char *arg, struct td_image_opts 
                         if ((*map)[j].from == add[i].from)
                                 return td_log_error(-EINVAL, "%s '%s': id %u is already mapped by an earlier %s",
                                                     opt, arg, (unsigned)add[i].from, opt);
-        /* The arrays are the caller's (image.h: "not owned"): the old one is
-         * left alone, the new one lives as long as the process. */
-        struct td_id_map *all = td_malloc((*n_map + n_add) * sizeof(*all));
-        if (*n_map)
-                memcpy(all, *map, *n_map * sizeof(*all));
+        /* The arrays are the options' (image.h): grown in place. */
+        struct td_id_map *all = td_realloc(*map, (*n_map + n_add) * sizeof(*all));
         memcpy(all + *n_map, add, n_add * sizeof(*all));
         *map = all;
         *n_map += n_add;

@@ -781,7 +781,8 @@ static int check_super(struct scan *sc)
                 return corrupt(sc, "truncated: %" PRIu64 " bytes, the superblock says %" PRIu64,
                                sc->image_size, (uint64_t)sb->bytes_used);
         if (!is_pow2(sb->block_size) || sb->block_size < 4096 ||
-            sb->block_size > SQUASHFS_FILE_MAX_SIZE || (1u << sb->block_log) != sb->block_size)
+            sb->block_size > SQUASHFS_FILE_MAX_SIZE || sb->block_log >= 32 ||
+            (1u << sb->block_log) != sb->block_size)
                 return corrupt(sc, "block size %" PRIu32, (uint32_t)sb->block_size);
         if (sb->inodes == 0 || sb->no_ids == 0)
                 return corrupt(sc, "no inodes or no ids");
