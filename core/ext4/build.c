@@ -40,6 +40,10 @@ struct builder {
 };
 
 static bool is_ext4(enum td_fs_type fs) { return fs == TD_FS_EXT4; }
+static const char *fs_label(enum td_fs_type fs)
+{
+        return fs == TD_FS_EXT2 ? "ext2" : fs == TD_FS_EXT3 ? "ext3" : "ext4";
+}
 static bool has_journal(enum td_fs_type fs) { return fs != TD_FS_EXT2; }
 
 /* ---- sizing ---- */
@@ -673,10 +677,26 @@ static int count_links(struct td_node *n, void *userdata)
         return 0;
 }
 
+/* The largest file the kernel opens on this filesystem (fs/ext4/super.c:
+ * ext4_max_size() and ext4_max_bitmap_size() for 4 KiB blocks): with
+ * extents, 2^32 - 1 blocks; with block maps and no huge_file (our ext2 and
+ * ext3), 2^32 - 1 sectors less the indirect blocks that address them. */
+static uint64_t max_file_bytes(enum td_fs_type fs)
+{
+        return is_ext4(fs) ? (((uint64_t)1 << 32) - 1) * BS : 536346110ull * BS;
+}
+
 static int check_links(struct td_node *n, void *userdata)
 {
         struct builder *b = userdata;
 
+        if (!n->link_to && S_ISREG(n->mode) && n->size > max_file_bytes(b->p->fs)) {
+                _cleanup_free_ char *path = src_path(b, n);
+
+                return td_log_error(-EFBIG, "'%s': %" PRIu64 " bytes, more than a file on %s may hold "
+                                    "(%" PRIu64 ")", path, n->size, fs_label(b->p->fs),
+                                    max_file_bytes(b->p->fs));
+        }
         if (n->link_to || n->nlink <= EXT2_LINK_MAX)
                 return 0;
         if (S_ISDIR(n->mode) && ext2fs_has_feature_dir_nlink(b->fs->super)) {
@@ -690,8 +710,8 @@ static int check_links(struct td_node *n, void *userdata)
                         return td_log_error(-EMLINK, "'%s': %u subdirectories are more than ext2/ext3 "
                                             "can hold (%d); use --fs ext4", path, n->nlink - 2,
                                             EXT2_LINK_MAX - 2);
-                return td_log_error(-EMLINK, "'%s': %u hard links are more than ext4 allows (%d)",
-                                    path, n->nlink, EXT2_LINK_MAX);
+                return td_log_error(-EMLINK, "'%s': %u hard links are more than %s allows (%d)",
+                                    path, n->nlink, fs_label(b->p->fs), EXT2_LINK_MAX);
         }
 }
 

@@ -113,7 +113,7 @@ int td_source_open(const char *path, const struct td_scan_opts *opts,
                                     "(blkid sees: %s)", path, type);
         if (st.st_size == 0 && S_ISREG(st.st_mode))
                 return td_log_error(-EINVAL, "'%s': an empty file (SOURCE must be a directory, a squashfs "
-                                    "image or a tar archive)", path);
+                                    "image, a tar archive or an OCI image layout)", path);
         r = td_source_tar_probe(path, desc, sizeof(desc));
         if (r < 0)
                 return r;
