@@ -19,6 +19,7 @@
 #include "owner.h"
 #include "disk/ptable.h"
 #include "regions.h"
+#include "progress.h"
 #include "sha256.h"
 #include "source/source.h"
 #include "td.h"
@@ -407,7 +408,9 @@ int td_image_build(const struct td_image_opts *opts, struct td_image **ret)
                 if (r < 0)
                         goto fail;
         }
+        td_progress_phase("scanning");
         r = td_source_open(opts->source, &scan, &img->src, &img->tree);
+        td_progress_done();
         if (r < 0)
                 goto fail;
         /* Extra trees over the source, in order; then ownership, then the
@@ -453,7 +456,9 @@ int td_image_build(const struct td_image_opts *opts, struct td_image **ret)
         }
         td_tree_walk(img->tree.root, find_private, &img->info);
         td_tree_sort(&img->tree);
+        td_progress_phase("building");
         r = build_fs(img);
+        td_progress_done();
         if (r < 0)
                 goto fail;
         r = build_disk(img);
@@ -583,9 +588,11 @@ int td_image_write(struct td_image *img, int fd, bool sparse)
                 skip_lo = img->own_disk_bytes;
                 skip_hi = t->size - 33 * TD_SECTOR_SIZE;
         }
+        td_progress_phase("writing");
         for (size_t i = 0; i < t->n; i++) {
                 const struct td_region *reg = &t->r[i];
 
+                td_progress_update(reg->start, t->size, "bytes");
                 if (reg->type == TD_REGION_ZERO && sparse && seekable)
                         continue;
                 for (uint64_t done = 0; done < reg->len;) {
@@ -611,8 +618,10 @@ int td_image_write(struct td_image *img, int fd, bool sparse)
                         if (r < 0)
                                 return td_log_errno(r, "writing the image at byte %" PRIu64, reg->start + done);
                         done += n;
+                        td_progress_update(reg->start + done, t->size, "bytes");
                 }
         }
+        td_progress_done();
         if (sparse && S_ISREG(st.st_mode) && ftruncate(fd, (off_t)t->size) < 0)
                 return td_log_errno(-errno, "setting the output's size");
         return 0;

@@ -2,11 +2,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "progress.h"
 #include "td.h"
 
 static void stderr_sink(enum td_log_level level, const char *msg)
 {
         const char *prefix = level == TD_LOG_WARNING ? "warning: " : "";
+
+        td_progress_clear();
         fprintf(stderr, TD_PROG ": %s%s\n", prefix, msg);
 }
 

@@ -18,6 +18,7 @@
 #include <syslog.h>
 
 #include "cli.h"
+#include "progress.h"
 #include "source/source.h"
 #include "td.h"
 
@@ -202,6 +203,7 @@ int main(int argc, char **argv) {
         _cleanup_free_ char *source = NULL, *mountpoint = NULL, *fuse_o = NULL, *seed_from_overlay = NULL;
         struct stat st;
         bool mounted = false, handlers = false;
+        struct timespec build_t0, build_t1;
         int r, ret = 1;
 
         td_image_opts_init(&opts);
@@ -257,9 +259,12 @@ int main(int argc, char **argv) {
         }
 
         opts.exclude_mountpoint = mountpoint;
+        td_progress_init(TD_PROGRESS_AUTO);
+        clock_gettime(CLOCK_MONOTONIC, &build_t0);
         r = td_image_build(&opts, &fs.img);
         if (r < 0)
                 goto out;
+        clock_gettime(CLOCK_MONOTONIC, &build_t1);
         fs.disk_bytes = td_image_size(fs.img);
         fs.part_offset = td_image_part_offset(fs.img);
         fs.part_bytes = td_image_part_size(fs.img);
@@ -346,10 +351,17 @@ int main(int argc, char **argv) {
         }
         mounted = true;
         {
-                char sz[32];
-                td_info("%s: %s disk ready on %s%s", source,
-                        td_format_size(fs.disk_bytes, sz, sizeof(sz)), mountpoint,
-                        fs.ro ? " (read-only)" : "");
+                /* once, to stderr or syslog: what the build took and made */
+                struct td_image_info info;
+                char sz[32], meta[32];
+
+                td_image_get_info(fs.img, &info);
+                td_log(TD_LOG_NOTICE, "'%s': %s disk ready on %s%s (built in %.2f s: %" PRIu64 " inodes, "
+                       "%zu files with data, %s of metadata in memory)", source,
+                       td_format_size(fs.disk_bytes, sz, sizeof(sz)), mountpoint, fs.ro ? ", read-only" : "",
+                       (double)(build_t1.tv_sec - build_t0.tv_sec) +
+                       (double)(build_t1.tv_nsec - build_t0.tv_nsec) / 1e9,
+                       info.inodes_used, info.n_files, td_format_size(info.meta_bytes, meta, sizeof(meta)));
         }
 
         /* The parent exits only now: the mount exists, requests queue until

@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "image.h"
+#include "progress.h"
 #include "td.h"
 
 static const char *arg_output;
@@ -46,7 +47,8 @@ static void help(void)
                "it is never written.\n\n"
                "  -o, --output OUT         where to write the image\n"
                "  -n, --dry-run            build in memory, print the layout, read no file data\n"
-               "  -q, --quiet              errors only\n"
+               "  -q, --quiet              errors only, no progress\n"
+               "      --progress           show progress even when stderr is no terminal\n"
                "  -v, --verbose            more messages\n"
                "  -h, --help               this text\n"
                "      --version            print the version\n\n%s",
@@ -162,6 +164,7 @@ int main(int argc, char **argv)
                 { "output", required_argument, NULL, 'o' },
                 { "dry-run", no_argument, NULL, 'n' },
                 { "quiet", no_argument, NULL, 'q' },
+                { "progress", no_argument, NULL, 'P' },
                 { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
@@ -169,6 +172,8 @@ int main(int argc, char **argv)
         };
         _cleanup_free_ struct option *opts = td_cli_merge_options(own);
         struct td_image *img = NULL;
+        enum td_progress_mode progress = TD_PROGRESS_AUTO;
+        bool quiet = false;
         int c, r;
 
         td_image_opts_init(&arg_opts);
@@ -176,7 +181,8 @@ int main(int argc, char **argv)
                 switch (c) {
                 case 'o': arg_output = optarg; break;
                 case 'n': arg_dry_run = true; break;
-                case 'q': td_log_set_max_level(TD_LOG_ERR); break;
+                case 'q': td_log_set_max_level(TD_LOG_ERR); quiet = true; break;
+                case 'P': progress = TD_PROGRESS_ON; break;
                 case 'v': td_log_set_max_level(TD_LOG_DEBUG); break;
                 case 'h': help(); return 0;
                 case 'V': printf("treedisk-build %s\n", TD_VERSION); return 0;
@@ -189,6 +195,7 @@ int main(int argc, char **argv)
                                 return 2;
                 }
         }
+        td_progress_init(quiet ? TD_PROGRESS_OFF : progress);
         if (optind + 1 != argc) {
                 fprintf(stderr, "Usage: treedisk-build [OPTIONS] SOURCE -o OUT (--help for more)\n");
                 return 2;

@@ -12,6 +12,7 @@
 #include "dir.h"
 #include "ext4.h"
 #include "memio.h"
+#include "progress.h"
 #include "td.h"
 
 #define BS TD_EXT4_BLOCK_SIZE
@@ -618,6 +619,7 @@ static int build_node(struct td_node *n, void *userdata)
         struct ext2_inode_large in;
         int r = 0;
 
+        td_progress_tick();
         if (n->link_to)
                 return 0;
         inode_init(b, n, &in);

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "fdcache.h"
+#include "progress.h"
 #include "source.h"
 #include "td.h"
 
@@ -638,6 +639,7 @@ static int scan_entry(struct scan *s, const char *name)
 add:
         td_node_add_child(f->node, n);
         s->tree->n_nodes++;
+        td_progress_tick();
         return 0;
 }
 

@@ -36,6 +36,7 @@
 
 #include <squashfuse/squashfuse.h>
 
+#include "progress.h"
 #include "source.h"
 #include "td.h"
 #include "tree.h"
@@ -719,6 +720,7 @@ static int scan_tree(struct scan *sc, struct td_tree *tree)
                                         sqfs_mode(inode.base.inode_type));
                         td_node_add_child(pd.node, c);
                         tree->n_nodes++;
+                        td_progress_tick();
                         r = fill_node(sc, &inode, c, cpath);
                         if (r < 0)
                                 break;

@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "gzindex.h"
+#include "progress.h"
 #include "source.h"
 #include "td.h"
 
@@ -1090,6 +1091,7 @@ static int scan_entries(struct scan *sc)
                                             path, (int64_t)archive_read_header_position(sc->a));
                 name = td_strdup(archive_entry_pathname(e));
                 sc->entry = name;
+                td_progress_tick();
                 r = scan_entry(sc, e);
                 if (r < 0)
                         return r;
