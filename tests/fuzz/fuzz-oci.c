@@ -26,9 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "source/source.h"
-#include "td.h"
-#include "tree.h"
+#include "common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -46,9 +44,6 @@ static char written[MAX_LAYERS + 4][65];
 static size_t n_written;
 static char fixed[3][65];
 
-static void quiet(enum td_log_level level, const char *msg)
-{
-}
 
 /* Writes a blob, its sha256 as hex into hex[65]. */
 static void put_blob(const void *buf, size_t len, char hex[65])
@@ -134,23 +129,6 @@ static char *make_manifest(char (*layer_hex)[65], const size_t *layer_len, size_
         return next;
 }
 
-static int read_back(struct td_node *n, void *userdata)
-{
-        static uint8_t buf[1 << 16];
-
-        if (n->source && !n->link_to) {
-                uint64_t size = n->size < (1u << 20) ? n->size : (1u << 20);
-
-                for (uint64_t off = 0; off < size; off += sizeof(buf)) {
-                        size_t len = (size_t)(size - off < sizeof(buf) ? size - off : sizeof(buf));
-
-                        if (td_source_pread(n->source, n->file_id, buf, len, off) < 0)
-                                break;
-                }
-        }
-        return 0;
-}
-
 static void setup(void)
 {
         const char *tmp = getenv("TMPDIR");
@@ -192,7 +170,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct td_tree tree = { 0 };
         char spec[300], hex[65];
 
-        td_log_set_sink(quiet);
+        td_log_set_sink(fuzz_quiet);
         if (!*dir) {
                 setup();
                 atexit(cleanup);
@@ -233,7 +211,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         snprintf(spec, sizeof(spec), "%s:f", dir);
         if (td_source_open(spec, &opts, &src, &tree) == 0) {
-                td_tree_walk(tree.root, read_back, NULL);
+                td_tree_walk(tree.root, fuzz_read_back, NULL);
                 td_tree_done(&tree);
                 td_source_free(src);
         }

@@ -9,38 +9,9 @@
  *   build-fuzz/tests/fuzz/fuzz-tar tests/fuzz/corpus/tar
  * Without -Dfuzz, fuzz-replay runs the corpus once through the same code
  * (meson test fuzz-tar-corpus, in the unit suite). */
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <sys/mman.h>
-#include <unistd.h>
-
-#include "source/source.h"
-#include "td.h"
-#include "tree.h"
+#include "common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void quiet(enum td_log_level level, const char *msg)
-{
-}
-
-static int read_back(struct td_node *n, void *userdata)
-{
-        static uint8_t buf[1 << 16];
-
-        if (n->source && !n->link_to) {
-                uint64_t size = n->size < (1u << 20) ? n->size : (1u << 20);
-
-                for (uint64_t off = 0; off < size; off += sizeof(buf)) {
-                        size_t len = (size_t)(size - off < sizeof(buf) ? size - off : sizeof(buf));
-
-                        if (td_source_pread(n->source, n->file_id, buf, len, off) < 0)
-                                break;
-                }
-        }
-        return 0;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -50,18 +21,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char path[64];
         int fd;
 
-        td_log_set_sink(quiet);
-        fd = memfd_create("fuzz-tar", MFD_CLOEXEC);
+        td_log_set_sink(fuzz_quiet);
+        fd = fuzz_memfd(data, size, path);
         if (fd < 0)
                 return 0;
-        if (write(fd, data, size) != (ssize_t)size) {
-                close(fd);
-                return 0;
-        }
-        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
         if (td_source_tar_probe(path, NULL, 0) > 0 &&
             td_source_tar_open(path, &opts, &src, &tree) == 0) {
-                td_tree_walk(tree.root, read_back, NULL);
+                td_tree_walk(tree.root, fuzz_read_back, NULL);
                 td_tree_done(&tree);
                 td_source_free(src);
         }
