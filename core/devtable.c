@@ -13,6 +13,8 @@
 #define N_FIELDS 10
 #define ID_MAX UINT32_C(4294967294)
 #define MAJOR_MAX 4095u       /* ext4 (new encoding) and Linux: 12 bits */
+#define TABLE_MAX 65536u      /* nodes one table may add */
+#define COUNT_MAX 4096u       /* nodes of one series: /dev/tty0../dev/tty4095 at most */
 #define MINOR_MAX 1048575u    /* 20 bits; also makedevs' bound on start/inc/count */
 #define NAME_MAX_BYTES 255
 
@@ -26,6 +28,7 @@ struct ctx {
         unsigned line;
         struct timespec now;
         bool added;
+        uint64_t n_added;     /* nodes the table made, at most TABLE_MAX */
 };
 
 #define line_error(c, fmt, ...) \
@@ -210,6 +213,9 @@ static int apply_line(struct ctx *c, char **f, size_t nf)
                 if (!has_start || !has_inc)
                         return line_error(c, "count %llu needs a start and an increment, found '%s' and '%s'",
                                           (unsigned long long)count, f[7], f[8]);
+                if (count > COUNT_MAX)
+                        return line_error(c, "count %llu: more than %u nodes from one line",
+                                          (unsigned long long)count, COUNT_MAX);
                 if (minor + (count - 1) * inc > MINOR_MAX)
                         return line_error(c, "the series ends at minor %llu, beyond %u",
                                           (unsigned long long)(minor + (count - 1) * inc), MINOR_MAX);
@@ -286,6 +292,8 @@ static int apply_line(struct ctx *c, char **f, size_t nf)
                 }
 
                 if (!n) {
+                        if (++c->n_added > TABLE_MAX)
+                                return line_error(c, "more than %u nodes added by the table", TABLE_MAX);
                         n = add_node(c, dir, nbuf, ifmt | (mode_t)mode, (uint32_t)uid, (uint32_t)gid);
                 } else {
                         struct td_node *ino = n->link_to ? n->link_to : n;

@@ -279,12 +279,13 @@ check_image() {
 _check_mount() {
         local img=$1 src=$2 off=$3 pbytes=$4 fs=$5
         shift 5
-        local mnt loop bad=0
+        local mnt bad=0
         mnt=$(mktemp -d "${TMPDIR:-/tmp}/td-mnt.XXXXXX")
         on_exit "rmdir '$mnt'"
-        loop=$(losetup -f --show -r -o "$off" --sizelimit "$pbytes" "$img")
-        on_exit "losetup -d '$loop'"
-        if ! mount -t "$fs" -o ro "$loop" "$mnt" 2>"$T/mount.err"; then
+        # mount's own loop device (autoclear: it goes with the umount).  A
+        # losetup -d by name at exit could detach another test's device that
+        # took the number after ours was freed.
+        if ! mount -t "$fs" -o "ro,loop,offset=$off,sizelimit=$pbytes" "$img" "$mnt" 2>"$T/mount.err"; then
                 cat "$T/mount.err" >&2
                 dmesg 2>/dev/null | tail -5 >&2 || true
                 log "check_image: kernel mount -t $fs failed"
@@ -313,6 +314,5 @@ _check_mount() {
                 bad=1
         fi
         td_umount "$mnt"
-        losetup -d "$loop" 2>/dev/null || true
         return $bad
 }
