@@ -2,7 +2,9 @@
 /* Build orchestration: source -> tree -> filesystem -> disk -> region table. */
 #include <fcntl.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -48,6 +50,8 @@ struct td_image {
         uint8_t uuid[16];
         struct td_grub *grub;
         uint8_t *core_img;  /* GRUB's core.img as placed, owned */
+        void **mem_files;   /* the in-memory files' bytes (MEM regions), owned */
+        size_t n_mem_files, cap_mem_files;
 };
 
 void td_image_opts_init(struct td_image_opts *o)
@@ -127,6 +131,9 @@ static int build_fs(struct td_image *img)
         int r;
 
         p.now = o->source_date_epoch >= 0 ? o->source_date_epoch : (int64_t)time(NULL);
+        if (getenv("TREEDISK_META_MEMORY") && td_parse_size(getenv("TREEDISK_META_MEMORY"), &p.meta_memory) < 0)
+                return td_log_error(-EINVAL, "TREEDISK_META_MEMORY='%s': not a size (like 64M)",
+                                    getenv("TREEDISK_META_MEMORY"));
         memcpy(p.uuid, img->uuid, 16);
         make_id(o, "hash-seed", p.hash_seed, true);
 
@@ -259,12 +266,23 @@ static int build_disk(struct td_image *img)
                 td_regions_add(&img->regions, &(struct td_region){
                         .start = c->off, .len = c->len, .type = TD_REGION_MEM, .mem = c->data });
         }
-        for (size_t i = 0; i < img->fs.n_meta; i++)
-                td_regions_add(&img->regions, &(struct td_region){
-                        .start = img->layout.part_offset + img->fs.meta_idx[i] * TD_EXT4_BLOCK_SIZE,
+        td_regions_reserve(&img->regions, img->fs.meta.n + img->fs.n_map);
+        for (size_t i = 0; i < img->fs.meta.n; i++) {
+                struct td_region reg = {
+                        .start = img->layout.part_offset + img->fs.meta.idx[i] * TD_EXT4_BLOCK_SIZE,
                         .len = TD_EXT4_BLOCK_SIZE,
-                        .type = TD_REGION_MEM,
-                        .mem = img->fs.meta[i] });
+                };
+
+                if (img->fs.meta.fd >= 0) {
+                        reg.type = TD_REGION_STORE;
+                        reg.fd = img->fs.meta.fd;
+                        reg.file_off = img->fs.meta.off[i];
+                } else {
+                        reg.type = TD_REGION_MEM;
+                        reg.mem = img->fs.meta.mem[i];
+                }
+                td_regions_add(&img->regions, &reg);
+        }
         for (size_t i = 0; i < img->fs.n_map; i++) {
                 const struct td_ext4_map *m = &img->fs.map[i];
                 const struct td_node *n = m->node;
@@ -274,10 +292,12 @@ static int build_disk(struct td_image *img)
                         .start = img->layout.part_offset + m->fs_blk * TD_EXT4_BLOCK_SIZE,
                 };
 
-                /* The tail of the last block past the file's end reads as zeros. */
+                /* The tail of the last block past the file's end reads as
+                 * zeros: one region with a zero tail. */
                 if (file_off >= n->size)
                         continue;
-                reg.len = TD_MIN(len, n->size - file_off);
+                reg.len = TD_MIN(len, TD_ROUND_UP(n->size - file_off, (uint64_t)TD_EXT4_BLOCK_SIZE));
+                reg.zero_tail = (uint16_t)(reg.len - TD_MIN(reg.len, n->size - file_off));
                 if (n->mem) {
                         reg.type = TD_REGION_MEM;
                         reg.mem = (const uint8_t *)n->mem + file_off;
@@ -287,7 +307,7 @@ static int build_disk(struct td_image *img)
                         reg.file_id = n->file_id;
                         reg.file_off = file_off;
                 }
-                img->info.data_bytes += reg.len;
+                img->info.data_bytes += reg.len - reg.zero_tail;
                 td_regions_add(&img->regions, &reg);
         }
         return td_regions_finish(&img->regions, img->layout.disk_bytes);
@@ -366,6 +386,34 @@ static int find_private(struct td_node *n, void *userdata)
         return 0;
 }
 
+static int take_mem_file(struct td_node *n, void *userdata)
+{
+        struct td_image *img = userdata;
+
+        if (n->mem && n->mem_owned) {
+                td_grow(&img->mem_files, &img->cap_mem_files, img->n_mem_files + 1, sizeof(void *));
+                img->mem_files[img->n_mem_files++] = (void *)n->mem;
+                n->mem_owned = false;
+        }
+        return 0;
+}
+
+/* The region table holds everything reads need: the tree, the data map and
+ * whatever else only the build used go (a tree of a million files is most
+ * of the build's memory), the in-memory files' bytes stay. */
+static void drop_build_state(struct td_image *img)
+{
+        td_tree_walk(img->tree.root, take_mem_file, img);
+        td_tree_done(&img->tree);
+        free(img->fs.map);
+        img->fs.map = NULL;
+        img->fs.n_map = 0;
+        free(img->fs.meta.idx);
+        free(img->fs.meta.off);
+        img->fs.meta.idx = img->fs.meta.off = NULL;
+        malloc_trim(0);
+}
+
 int td_image_build(const struct td_image_opts *opts, struct td_image **ret)
 {
         struct td_scan_opts scan = { .skip_unreadable = opts->skip_unreadable,
@@ -374,6 +422,7 @@ int td_image_build(const struct td_image_opts *opts, struct td_image **ret)
         struct stat xst;
         int r;
 
+        img->fs.meta.fd = -1;
         if (opts->exclude_output && stat(opts->exclude_output, &xst) == 0 && S_ISREG(xst.st_mode))
                 scan.exclude[scan.n_exclude++] = (typeof(scan.exclude[0])){
                         xst.st_dev, xst.st_ino, "OUT, the image being written" };
@@ -464,6 +513,7 @@ int td_image_build(const struct td_image_opts *opts, struct td_image **ret)
         r = build_disk(img);
         if (r < 0)
                 goto fail;
+        drop_build_state(img);
 
         img->info.disk_bytes = img->layout.disk_bytes;
         img->info.part_offset = img->layout.part_offset;
@@ -477,7 +527,8 @@ int td_image_build(const struct td_image_opts *opts, struct td_image **ret)
         img->info.fs_blocks_used = img->fs.blocks_used;
         img->info.inodes = img->fs.inodes;
         img->info.inodes_used = img->fs.inodes_used;
-        img->info.meta_bytes = img->fs.n_meta * (uint64_t)TD_EXT4_BLOCK_SIZE;
+        img->info.meta_bytes = img->fs.meta.n * (uint64_t)TD_EXT4_BLOCK_SIZE;
+        img->info.meta_spilled = img->fs.meta.fd >= 0;
         for (size_t i = 0; i < img->pt.n_chunks; i++)
                 img->info.meta_bytes += img->pt.chunks[i].len;
         for (size_t i = 0; i < img->esp.n_chunks; i++)
@@ -505,6 +556,9 @@ void td_image_free(struct td_image *img)
         free(img->extra_src);
         td_grub_free(img->grub);
         free(img->core_img);
+        for (size_t i = 0; i < img->n_mem_files; i++)
+                free(img->mem_files[i]);
+        free(img->mem_files);
         free(img);
 }
 

@@ -107,7 +107,9 @@ struct td_image_info {
         uint32_t fs_block_size;
         uint64_t fs_blocks, fs_blocks_used;
         uint64_t inodes, inodes_used;
-        uint64_t meta_bytes;         /* bytes of metadata held in memory */
+        uint64_t meta_bytes;         /* bytes of metadata */
+        bool meta_spilled;           /* the filesystem's metadata is in an unlinked
+                                      * file (TREEDISK_META_MEMORY), not in memory */
         uint64_t data_bytes;         /* bytes mapped to source files */
         size_t n_regions;
         size_t n_files;              /* regular files with data */

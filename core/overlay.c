@@ -333,20 +333,10 @@ int td_overlay_open(const char *path, const struct td_overlay_params *p, struct 
         if (!path) {
                 /* An unlinked file, as qemu -snapshot keeps its writes: on
                  * disk, not in the host's memory. */
-                const char *dir = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp";
-
-                ov->name = td_asprintf("(an unlinked file in '%s')", dir);
-                ov->fd = open(dir, O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
-                if (ov->fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
-                        _cleanup_free_ char *t = td_asprintf("%s/treedisk-overlay-XXXXXX", dir);
-
-                        ov->fd = mkostemp(t, O_CLOEXEC);
-                        if (ov->fd >= 0)
-                                unlink(t);
-                }
+                ov->name = td_asprintf("(an unlinked file in '%s')", td_tmpdir());
+                ov->fd = td_tmpfile("the overlay");
                 if (ov->fd < 0) {
-                        r = td_log_errno(-errno, "cannot create the overlay in '%s' (set TMPDIR to a "
-                                         "writable directory, or use --overlay FILE)", dir);
+                        r = ov->fd;
                         goto fail;
                 }
                 ov->next_off = C;

@@ -11,17 +11,29 @@ struct td_source;
 
 enum td_region_type {
         TD_REGION_ZERO = 0,
-        TD_REGION_MEM,    /* bytes in memory we own (metadata, tables, boot code) */
+        TD_REGION_MEM,    /* bytes in memory we own (tables, boot code, small files) */
         TD_REGION_SOURCE, /* a range of a source file */
+        TD_REGION_STORE,  /* a range of a private file we own (the filesystem's
+                           * metadata, spilled: see ext4/memio.h), read with pread */
 };
 
+/* 40 bytes: a tree of a million small files has a million of them. */
 struct td_region {
         uint64_t start, len;
-        enum td_region_type type;
-        const uint8_t *mem;       /* MEM */
-        struct td_source *src;    /* SOURCE */
+        union {
+                const uint8_t *mem;       /* MEM */
+                uint64_t file_off;        /* SOURCE, STORE: byte offset in the file */
+        };
+        union {
+                struct td_source *src;    /* SOURCE */
+                int fd;                   /* STORE */
+        };
         uint32_t file_id;         /* SOURCE */
-        uint64_t file_off;        /* SOURCE */
+        /* MEM, SOURCE, STORE: the last zero_tail bytes of the region read as
+         * zeros (a file's last block past its end), so that such a block is
+         * one region, not two.  Less than len. */
+        uint16_t zero_tail;
+        uint8_t type;             /* enum td_region_type */
 };
 
 struct td_regions {
@@ -30,6 +42,8 @@ struct td_regions {
         uint64_t size;            /* bytes covered, after td_regions_finish() */
 };
 
+/* Reserves room for n more regions (optional: spares the doubling). */
+void td_regions_reserve(struct td_regions *t, size_t n);
 /* Adds a region (any order; ZERO regions need not be added). */
 void td_regions_add(struct td_regions *t, const struct td_region *r);
 /* Sorts, checks that nothing overlaps, fills the gaps up to size with ZERO,

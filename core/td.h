@@ -81,6 +81,19 @@ const char *td_format_size(uint64_t bytes, char *buf, size_t len);
  * bytes depend on it); man treedisk-build lists the purposes. */
 void td_seed_bytes(const char *seed, const char *purpose, uint8_t out[16]);
 
+/* pread/pwrite of exactly len bytes at off, through EINTR and short
+ * transfers.  0, a negative errno, or -EIO at the file's end (pread). */
+int td_pread_all(int fd, void *buf, size_t len, uint64_t off);
+int td_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
+
+/* The directory for treedisk's temporary files: $TMPDIR, else /var/tmp
+ * (on disk, as qemu -snapshot and systemd's tmpfiles put large ones). */
+const char *td_tmpdir(void);
+/* A new unlinked file (O_TMPFILE, else mkostemp + unlink) in td_tmpdir(),
+ * mode 0600, close-on-exec: the fd, or a negative errno after one logged
+ * line naming what is stored ("the metadata store") and what to do. */
+int td_tmpfile(const char *what);
+
 /* Runs argv[0] (looked up in $PATH) with argv, stdin from /dev/null, stdout
  * and stderr captured, the environment plus env_add ("NAME=value" strings,
  * NULL-terminated; may be NULL), and waits for it.  Returns 0 when it exits

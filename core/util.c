@@ -193,6 +193,69 @@ static char **env_merge(char *const add[])
         return env;
 }
 
+int td_pread_all(int fd, void *buf, size_t len, uint64_t off)
+{
+        uint8_t *p = buf;
+
+        while (len) {
+                ssize_t n = pread(fd, p, len, (off_t)off);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        return -EIO;
+                p += n;
+                off += (uint64_t)n;
+                len -= (size_t)n;
+        }
+        return 0;
+}
+
+int td_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+{
+        const uint8_t *p = buf;
+
+        while (len) {
+                ssize_t n = pwrite(fd, p, len, (off_t)off);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                p += n;
+                off += (uint64_t)n;
+                len -= (size_t)n;
+        }
+        return 0;
+}
+
+const char *td_tmpdir(void)
+{
+        const char *d = getenv("TMPDIR");
+
+        return d && *d ? d : "/var/tmp";
+}
+
+int td_tmpfile(const char *what)
+{
+        const char *dir = td_tmpdir();
+        int fd = open(dir, O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
+
+        if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+                _cleanup_free_ char *t = td_asprintf("%s/treedisk-XXXXXX", dir);
+
+                fd = mkostemp(t, O_CLOEXEC);
+                if (fd >= 0)
+                        unlink(t);
+        }
+        if (fd < 0)
+                return td_log_errno(-errno, "cannot create %s in '%s' (set TMPDIR to a writable "
+                                    "directory with room)", what, dir);
+        return fd;
+}
+
 int td_run(char *const argv[], char *const env_add[], const char *package)
 {
         const char *tmpdir = getenv("TMPDIR");

@@ -357,11 +357,12 @@ int main(int argc, char **argv) {
 
                 td_image_get_info(fs.img, &info);
                 td_log(TD_LOG_NOTICE, "'%s': %s disk ready on %s%s (built in %.2f s: %" PRIu64 " inodes, "
-                       "%zu files with data, %s of metadata in memory)", source,
+                       "%zu files with data, %s of metadata %s)", source,
                        td_format_size(fs.disk_bytes, sz, sizeof(sz)), mountpoint, fs.ro ? ", read-only" : "",
                        (double)(build_t1.tv_sec - build_t0.tv_sec) +
                        (double)(build_t1.tv_nsec - build_t0.tv_nsec) / 1e9,
-                       info.inodes_used, info.n_files, td_format_size(info.meta_bytes, meta, sizeof(meta)));
+                       info.inodes_used, info.n_files, td_format_size(info.meta_bytes, meta, sizeof(meta)),
+                       info.meta_spilled ? "in an unlinked file under $TMPDIR" : "in memory");
         }
 
         /* The parent exits only now: the mount exists, requests queue until

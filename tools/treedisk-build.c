@@ -78,6 +78,7 @@ static void print_info(const struct td_image *img)
         printf("inodes: %" PRIu64 "\n", i.inodes);
         printf("inodes_used: %" PRIu64 "\n", i.inodes_used);
         printf("metadata_bytes: %" PRIu64 "\n", i.meta_bytes);
+        printf("metadata_in: %s\n", i.meta_spilled ? "file" : "memory");
         printf("data_bytes: %" PRIu64 "\n", i.data_bytes);
         printf("files: %zu\n", i.n_files);
         printf("regions: %zu\n", i.n_regions);

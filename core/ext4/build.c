@@ -234,8 +234,13 @@ static char *src_path(const struct builder *b, const struct td_node *n)
 
 static int ext2_err(const struct builder *b, errcode_t e, const char *what, const struct td_node *n)
 {
-        _cleanup_free_ char *path = n ? src_path(b, n) : NULL;
+        _cleanup_free_ char *path = NULL;
 
+        /* The metadata store's file failed (logged; ENOSPC there is not a
+         * filesystem too small). */
+        if (td_memstore_error(b->st))
+                return -EIO;
+        path = n ? src_path(b, n) : NULL;
         if (e == EXT2_ET_BLOCK_ALLOC_FAIL || e == EXT2_ET_INODE_ALLOC_FAIL ||
             e == EXT2_ET_DIR_NO_SPACE || e == ENOSPC)
                 return -ENOSPC;
@@ -856,8 +861,8 @@ static int check_disjoint(const struct td_ext4 *r)
                 if (r->map[k - 1].fs_blk + r->map[k - 1].n_blks > r->map[k].fs_blk)
                         return td_log_error(-EUCLEAN, "internal error: data map overlaps itself at block %" PRIu64,
                                             r->map[k].fs_blk);
-        while (i < r->n_meta && j < r->n_map) {
-                uint64_t blk = r->meta_idx[i];
+        while (i < r->meta.n && j < r->n_map) {
+                uint64_t blk = r->meta.idx[i];
                 const struct td_ext4_map *m = &r->map[j];
 
                 if (blk < m->fs_blk)
@@ -878,9 +883,10 @@ int td_ext4_build(struct td_tree *t, const struct td_ext4_params *p, struct td_e
         int r;
 
         memset(ret, 0, sizeof(*ret));
+        ret->meta.fd = -1;
         ensure_lost_found(t);
         b.lpf = find_lost_found(t);
-        b.st = td_memstore_new();
+        b.st = td_memstore_new(p->meta_memory ? p->meta_memory : TD_EXT4_META_MEMORY);
 
         r = setup_fs(&b);
         if (r < 0)
@@ -918,7 +924,11 @@ int td_ext4_build(struct td_tree *t, const struct td_ext4_params *p, struct td_e
                 r = ext2_err(&b, e, "writing the superblock and bitmaps", NULL);
                 goto out;
         }
-        td_memstore_export(b.st, &ret->meta_idx, &ret->meta, &ret->n_meta);
+        r = td_memstore_export(b.st, &ret->meta);
+        if (r < 0) {
+                r = -EIO; /* logged; not ENOSPC, which would mean "too small" */
+                goto out;
+        }
         if (b.n_map)
                 qsort(b.map, b.n_map, sizeof(*b.map), cmp_map);
         ret->map = TAKE_PTR(b.map);
@@ -937,10 +947,8 @@ out:
 
 void td_ext4_done(struct td_ext4 *e)
 {
-        free(e->meta_idx);
-        for (size_t i = 0; i < e->n_meta; i++)
-                free(e->meta[i]);
-        free(e->meta);
+        td_memstore_chunks_done(&e->meta);
         free(e->map);
         memset(e, 0, sizeof(*e));
+        e->meta.fd = -1;
 }

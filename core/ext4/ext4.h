@@ -11,9 +11,13 @@
 #include <stdint.h>
 
 #include "image.h"
+#include "ext4/memio.h"
 #include "tree.h"
 
 #define TD_EXT4_BLOCK_SIZE 4096u
+/* Metadata kept in memory by default: all of it up to about 250,000 files;
+ * a larger tree's goes to an unlinked file under $TMPDIR. */
+#define TD_EXT4_META_MEMORY (64ull << 20)
 
 /* The times a 256-byte inode stores (seconds since the epoch, UTC):
  * 1901-12-13T20:45:52Z to 2446-05-10T22:38:55Z.  Times outside are clamped
@@ -31,6 +35,8 @@ struct td_ext4_params {
         uint8_t hash_seed[16];
         int64_t now;          /* the filesystem's own timestamps */
         int64_t clamp;        /* SOURCE_DATE_EPOCH: clamp entry times; < 0: none */
+        uint64_t meta_memory; /* metadata bytes kept in memory while building; more
+                               * spills to a file (memio.h); 0: TD_EXT4_META_MEMORY */
 };
 
 struct td_ext4_map {
@@ -43,9 +49,9 @@ struct td_ext4_map {
 struct td_ext4 {
         uint64_t fs_blocks, blocks_used;
         uint64_t inodes, inodes_used;
-        uint64_t *meta_idx;   /* sorted filesystem block numbers of meta */
-        uint8_t **meta;       /* n_meta blocks of TD_EXT4_BLOCK_SIZE bytes, owned */
-        size_t n_meta;
+        /* The metadata blocks, sorted by filesystem block number: in memory,
+         * or (past params.meta_memory) in the store's spill file. */
+        struct td_memstore_chunks meta;
         struct td_ext4_map *map; /* sorted by fs_blk */
         size_t n_map;
 };

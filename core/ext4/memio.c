@@ -2,20 +2,40 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "memio.h"
 #include "td.h"
 
-/* Open addressing, linear probing, backward-shift deletion. */
-struct slot {
-        uint64_t key; /* chunk index + 1; 0 = empty */
-        uint8_t *data;
+/* The index: open addressing, linear probing, backward-shift deletion.  A
+ * chunk lives in memory (data), in the spill file (slot), or both (a
+ * cached copy, dirty when it differs from the file's).  A chunk that is only
+ * in the file was not all zeros when it was written back. */
+struct entry {
+        uint64_t key;  /* chunk index + 1; 0 = empty */
+        uint8_t *data; /* in memory, or NULL */
+        uint64_t slot; /* file slot + 1 (byte offset slot * CHUNK); 0 = none */
+        uint32_t pos;  /* with data: its place in the CLOCK */
+        bool dirty;
+        bool ref;      /* CLOCK: used since the hand last passed */
 };
 
 struct td_memstore {
-        struct slot *slots;
+        struct entry *e;
         size_t cap; /* power of two */
         size_t count;
+        size_t mem_max, n_mem; /* chunks held in memory: at most mem_max once spilling */
+        /* CLOCK over the entries that hold data: their keys, 0 = a free
+         * place (free[] lists them, past clock_fill). */
+        uint64_t *clock;
+        size_t clock_n, clock_hand, clock_fill;
+        uint32_t *clock_free;
+        size_t n_clock_free;
+        int fd;                 /* spill file, or -1 */
+        uint64_t next_slot;
+        uint64_t *free_slots;
+        size_t n_free, cap_free;
+        int err;                /* first I/O error (logged), sticky */
 };
 
 static size_t hash_key(uint64_t k)
@@ -26,12 +46,17 @@ static size_t hash_key(uint64_t k)
         return (size_t)k;
 }
 
-struct td_memstore *td_memstore_new(void)
+struct td_memstore *td_memstore_new(uint64_t mem_bytes)
 {
         struct td_memstore *st = td_calloc(1, sizeof(*st));
 
         st->cap = 1024;
-        st->slots = td_calloc(st->cap, sizeof(struct slot));
+        st->e = td_calloc(st->cap, sizeof(struct entry));
+        st->mem_max = (size_t)TD_MIN(TD_MAX(mem_bytes / TD_MEMSTORE_CHUNK, 4), (uint64_t)1 << 22);
+        st->clock_n = st->mem_max;
+        st->clock = td_calloc(st->clock_n, sizeof(uint64_t));
+        st->clock_free = td_calloc(st->clock_n, sizeof(uint32_t));
+        st->fd = -1;
         return st;
 }
 
@@ -40,8 +65,13 @@ void td_memstore_free(struct td_memstore *st)
         if (!st)
                 return;
         for (size_t i = 0; i < st->cap; i++)
-                free(st->slots[i].data);
-        free(st->slots);
+                free(st->e[i].data);
+        free(st->e);
+        free(st->clock);
+        free(st->clock_free);
+        free(st->free_slots);
+        if (st->fd >= 0)
+                close(st->fd);
         free(st);
 }
 
@@ -50,81 +80,200 @@ size_t td_memstore_count(const struct td_memstore *st)
         return st->count;
 }
 
-static struct slot *find(const struct td_memstore *st, uint64_t chunk)
+int td_memstore_error(const struct td_memstore *st)
+{
+        return st->err;
+}
+
+bool td_memstore_spilled(const struct td_memstore *st)
+{
+        return st->fd >= 0;
+}
+
+static struct entry *find(const struct td_memstore *st, uint64_t chunk)
 {
         uint64_t key = chunk + 1;
         size_t mask = st->cap - 1;
 
         for (size_t i = hash_key(key) & mask;; i = (i + 1) & mask) {
-                if (st->slots[i].key == key)
-                        return &st->slots[i];
-                if (st->slots[i].key == 0)
+                if (st->e[i].key == key)
+                        return &st->e[i];
+                if (st->e[i].key == 0)
                         return NULL;
         }
 }
 
-static void insert_slot(struct slot *slots, size_t cap, uint64_t key, uint8_t *data)
+static struct entry *insert(struct entry *tab, size_t cap, const struct entry *v)
 {
         size_t mask = cap - 1, i;
 
-        for (i = hash_key(key) & mask; slots[i].key; i = (i + 1) & mask)
+        for (i = hash_key(v->key) & mask; tab[i].key; i = (i + 1) & mask)
                 ;
-        slots[i].key = key;
-        slots[i].data = data;
+        tab[i] = *v;
+        return &tab[i];
 }
 
-static uint8_t *get_or_create(struct td_memstore *st, uint64_t chunk)
+static void remove_entry(struct td_memstore *st, struct entry *s)
 {
-        struct slot *s = find(st, chunk);
-        uint8_t *data;
+        size_t mask = st->cap - 1, i = (size_t)(s - st->e), j;
 
-        if (s)
-                return s->data;
-        if ((st->count + 1) * 4 > st->cap * 3) {
-                size_t ncap = st->cap * 2;
-                struct slot *ns = td_calloc(ncap, sizeof(struct slot));
-
-                for (size_t i = 0; i < st->cap; i++)
-                        if (st->slots[i].key)
-                                insert_slot(ns, ncap, st->slots[i].key, st->slots[i].data);
-                free(st->slots);
-                st->slots = ns;
-                st->cap = ncap;
-        }
-        data = td_calloc(1, TD_MEMSTORE_CHUNK);
-        insert_slot(st->slots, st->cap, chunk + 1, data);
-        st->count++;
-        return data;
-}
-
-static void remove_chunk(struct td_memstore *st, uint64_t chunk)
-{
-        size_t mask = st->cap - 1, i, j;
-        struct slot *s = find(st, chunk);
-
-        if (!s)
-                return;
-        free(s->data);
-        i = (size_t)(s - st->slots);
-        st->slots[i].key = 0;
-        st->slots[i].data = NULL;
+        memset(&st->e[i], 0, sizeof(st->e[i]));
         st->count--;
         /* Backward shift: move later entries of the cluster into the hole
          * when their home slot is not in (i, j]. */
-        for (j = (i + 1) & mask; st->slots[j].key; j = (j + 1) & mask) {
-                size_t home = hash_key(st->slots[j].key) & mask;
+        for (j = (i + 1) & mask; st->e[j].key; j = (j + 1) & mask) {
+                size_t home = hash_key(st->e[j].key) & mask;
                 bool between = i <= j ? (home > i && home <= j) : (home > i || home <= j);
 
                 if (between)
                         continue;
-                st->slots[i] = st->slots[j];
-                st->slots[j].key = 0;
-                st->slots[j].data = NULL;
+                st->e[i] = st->e[j];
+                memset(&st->e[j], 0, sizeof(st->e[j]));
                 i = j;
         }
 }
 
-void td_memstore_write(struct td_memstore *st, uint64_t off, const void *buf, size_t len)
+static bool all_zero(const uint8_t *p, size_t n)
+{
+        return p[0] == 0 && memcmp(p, p + 1, n - 1) == 0;
+}
+
+static int io_error(struct td_memstore *st, int r)
+{
+        if (!st->err)
+                st->err = td_log_errno(r, "the metadata store's file in '%s'", td_tmpdir());
+        return st->err;
+}
+
+static void clock_add(struct td_memstore *st, struct entry *s)
+{
+        size_t i = st->n_clock_free ? st->clock_free[--st->n_clock_free] : st->clock_fill++;
+
+        st->clock[i] = s->key;
+        s->pos = (uint32_t)i;
+}
+
+static void clock_remove(struct td_memstore *st, struct entry *s)
+{
+        st->clock[s->pos] = 0;
+        st->clock_free[st->n_clock_free++] = s->pos;
+}
+
+static void free_slot(struct td_memstore *st, struct entry *s)
+{
+        if (!s->slot)
+                return;
+        td_grow(&st->free_slots, &st->cap_free, st->n_free + 1, sizeof(uint64_t));
+        st->free_slots[st->n_free++] = s->slot - 1;
+        s->slot = 0;
+}
+
+/* Writes a chunk's memory copy back to the file (or forgets the chunk when
+ * it is all zeros) and frees the copy: the entry may be gone afterwards. */
+static int write_back(struct td_memstore *st, struct entry *s)
+{
+        int r;
+
+        clock_remove(st, s);
+        if (all_zero(s->data, TD_MEMSTORE_CHUNK)) {
+                free_slot(st, s);
+                free(s->data);
+                st->n_mem--;
+                remove_entry(st, s);
+                return 0;
+        }
+        if (s->dirty || !s->slot) {
+                if (!s->slot)
+                        s->slot = (st->n_free ? st->free_slots[--st->n_free] : st->next_slot++) + 1;
+                r = td_pwrite_all(st->fd, s->data, TD_MEMSTORE_CHUNK, (s->slot - 1) * TD_MEMSTORE_CHUNK);
+                if (r < 0)
+                        return io_error(st, r);
+        }
+        free(s->data);
+        s->data = NULL;
+        s->dirty = false;
+        st->n_mem--;
+        return 0;
+}
+
+/* Makes room for one more chunk in memory: past mem_max, the CLOCK hand
+ * writes one back to the spill file (created then). */
+static int make_room(struct td_memstore *st)
+{
+        if (st->n_mem < st->mem_max)
+                return 0;
+        if (st->fd < 0) {
+                int fd = td_tmpfile("the metadata store");
+
+                if (fd < 0)
+                        return st->err = fd;
+                st->fd = fd;
+                td_debug("metadata store: past %zu MiB in memory, the rest spills to an unlinked file "
+                         "in '%s'", st->mem_max * TD_MEMSTORE_CHUNK >> 20, td_tmpdir());
+        }
+        for (;;) {
+                uint64_t key = st->clock[st->clock_hand];
+                struct entry *s;
+
+                st->clock_hand = (st->clock_hand + 1) % st->clock_n;
+                if (!key)
+                        continue;
+                s = find(st, key - 1);
+                if (s->ref) {
+                        s->ref = false;
+                        continue;
+                }
+                return write_back(st, s);
+        }
+}
+
+/* The chunk in memory (created zeroed, or read back), or NULL after an I/O
+ * error.  load: its old bytes are needed (not a whole-chunk overwrite). */
+static uint8_t *get(struct td_memstore *st, uint64_t chunk, bool load)
+{
+        struct entry *s = find(st, chunk);
+        uint8_t *data;
+        int r;
+
+        if (s && s->data) {
+                s->ref = true;
+                return s->data;
+        }
+        if (make_room(st) < 0)
+                return NULL;
+        s = find(st, chunk); /* make_room may have moved entries */
+        if (!s) {
+                if ((st->count + 1) * 4 > st->cap * 3) {
+                        size_t ncap = st->cap * 2;
+                        struct entry *ne = td_calloc(ncap, sizeof(struct entry));
+
+                        for (size_t i = 0; i < st->cap; i++)
+                                if (st->e[i].key)
+                                        insert(ne, ncap, &st->e[i]);
+                        free(st->e);
+                        st->e = ne;
+                        st->cap = ncap;
+                }
+                s = insert(st->e, st->cap, &(struct entry){ .key = chunk + 1 });
+                st->count++;
+        }
+        data = load && s->slot ? td_malloc(TD_MEMSTORE_CHUNK) : td_calloc(1, TD_MEMSTORE_CHUNK);
+        if (load && s->slot) {
+                r = td_pread_all(st->fd, data, TD_MEMSTORE_CHUNK, (s->slot - 1) * TD_MEMSTORE_CHUNK);
+                if (r < 0) {
+                        free(data);
+                        io_error(st, r);
+                        return NULL;
+                }
+        }
+        s->data = data;
+        s->ref = true;
+        st->n_mem++;
+        clock_add(st, s);
+        return data;
+}
+
+int td_memstore_write(struct td_memstore *st, uint64_t off, const void *buf, size_t len)
 {
         const uint8_t *p = buf;
 
@@ -132,15 +281,22 @@ void td_memstore_write(struct td_memstore *st, uint64_t off, const void *buf, si
                 uint64_t chunk = off / TD_MEMSTORE_CHUNK;
                 size_t in = off % TD_MEMSTORE_CHUNK;
                 size_t n = TD_MIN(len, TD_MEMSTORE_CHUNK - in);
+                uint8_t *data = get(st, chunk, n < TD_MEMSTORE_CHUNK);
+                struct entry *s;
 
-                memcpy(get_or_create(st, chunk) + in, p, n);
+                if (!data)
+                        return st->err;
+                memcpy(data + in, p, n);
+                s = find(st, chunk);
+                s->dirty = true;
                 p += n;
                 off += n;
                 len -= n;
         }
+        return st->err;
 }
 
-void td_memstore_read(const struct td_memstore *st, uint64_t off, void *buf, size_t len)
+int td_memstore_read(struct td_memstore *st, uint64_t off, void *buf, size_t len)
 {
         uint8_t *p = buf;
 
@@ -148,36 +304,58 @@ void td_memstore_read(const struct td_memstore *st, uint64_t off, void *buf, siz
                 uint64_t chunk = off / TD_MEMSTORE_CHUNK;
                 size_t in = off % TD_MEMSTORE_CHUNK;
                 size_t n = TD_MIN(len, TD_MEMSTORE_CHUNK - in);
-                struct slot *s = find(st, chunk);
+                struct entry *s = find(st, chunk);
 
-                if (s)
-                        memcpy(p, s->data + in, n);
-                else
+                if (!s) {
                         memset(p, 0, n);
+                } else {
+                        uint8_t *data = get(st, chunk, true);
+
+                        if (!data)
+                                return st->err;
+                        memcpy(p, data + in, n);
+                }
                 p += n;
                 off += n;
                 len -= n;
         }
+        return st->err;
 }
 
-void td_memstore_zeroout(struct td_memstore *st, uint64_t off, uint64_t len)
+static void drop(struct td_memstore *st, struct entry *s)
+{
+        if (s->data) {
+                free(s->data);
+                s->data = NULL;
+                st->n_mem--;
+                clock_remove(st, s);
+        }
+        free_slot(st, s);
+        remove_entry(st, s);
+}
+
+int td_memstore_zeroout(struct td_memstore *st, uint64_t off, uint64_t len)
 {
         while (len) {
                 uint64_t chunk = off / TD_MEMSTORE_CHUNK;
                 size_t in = off % TD_MEMSTORE_CHUNK;
                 uint64_t n = TD_MIN(len, (uint64_t)(TD_MEMSTORE_CHUNK - in));
+                struct entry *s = find(st, chunk);
 
-                if (in == 0 && n == TD_MEMSTORE_CHUNK) {
-                        remove_chunk(st, chunk);
-                } else {
-                        struct slot *s = find(st, chunk);
+                if (s && in == 0 && n == TD_MEMSTORE_CHUNK) {
+                        drop(st, s);
+                } else if (s) {
+                        uint8_t *data = get(st, chunk, true);
 
-                        if (s)
-                                memset(s->data + in, 0, n);
+                        if (!data)
+                                return st->err;
+                        memset(data + in, 0, n);
+                        find(st, chunk)->dirty = true;
                 }
                 off += n;
                 len -= n;
         }
+        return st->err;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -187,39 +365,71 @@ static int cmp_u64(const void *a, const void *b)
         return x < y ? -1 : x > y;
 }
 
-static bool all_zero(const uint8_t *p, size_t n)
+int td_memstore_export(struct td_memstore *st, struct td_memstore_chunks *out)
 {
-        return p[0] == 0 && memcmp(p, p + 1, n - 1) == 0;
-}
-
-void td_memstore_export(struct td_memstore *st, uint64_t **ret_idx, uint8_t ***ret_blocks, size_t *ret_n)
-{
-        uint64_t *keys = td_malloc(TD_MAX(st->count, 1) * sizeof(uint64_t));
-        uint8_t **blocks = td_malloc(TD_MAX(st->count, 1) * sizeof(uint8_t *));
         size_t n = 0, m = 0;
 
-        for (size_t i = 0; i < st->cap; i++)
-                if (st->slots[i].key)
-                        keys[n++] = st->slots[i].key - 1;
-        if (n)
-                qsort(keys, n, sizeof(uint64_t), cmp_u64);
-        for (size_t i = 0; i < n; i++) {
-                struct slot *s = find(st, keys[i]);
+        memset(out, 0, sizeof(*out));
+        out->fd = -1;
+        /* Spilled: every chunk goes to the file, nothing stays in memory. */
+        if (st->fd >= 0) {
+                for (size_t i = 0; i < st->cap;) {
+                        struct entry *s = &st->e[i];
 
-                if (all_zero(s->data, TD_MEMSTORE_CHUNK)) {
-                        free(s->data);
-                } else {
-                        blocks[m] = s->data;
-                        keys[m++] = keys[i];
+                        if (s->key && s->data) {
+                                int r = write_back(st, s);
+
+                                if (r < 0)
+                                        return r;
+                                continue; /* the entry may have been removed: look again */
+                        }
+                        i++;
                 }
-                s->data = NULL;
         }
+        out->idx = td_malloc(TD_MAX(st->count, 1) * sizeof(uint64_t));
+        out->mem = td_calloc(TD_MAX(st->count, 1), sizeof(uint8_t *));
+        out->off = td_calloc(TD_MAX(st->count, 1), sizeof(uint64_t));
         for (size_t i = 0; i < st->cap; i++)
-                st->slots[i].key = 0;
+                if (st->e[i].key)
+                        out->idx[n++] = st->e[i].key - 1;
+        if (n)
+                qsort(out->idx, n, sizeof(uint64_t), cmp_u64);
+        for (size_t i = 0; i < n; i++) {
+                struct entry *s = find(st, out->idx[i]);
+
+                if (s->data && all_zero(s->data, TD_MEMSTORE_CHUNK)) {
+                        free(s->data);
+                        continue;
+                }
+                out->mem[m] = s->data;
+                out->off[m] = s->slot ? (s->slot - 1) * TD_MEMSTORE_CHUNK : 0;
+                out->idx[m++] = out->idx[i];
+        }
+        memset(st->e, 0, st->cap * sizeof(*st->e));
         st->count = 0;
-        *ret_idx = keys;
-        *ret_blocks = blocks;
-        *ret_n = m;
+        st->n_mem = 0;
+        st->n_free = 0;
+        memset(st->clock, 0, st->clock_n * sizeof(uint64_t));
+        st->clock_fill = st->n_clock_free = st->clock_hand = 0;
+        out->n = m;
+        out->fd = st->fd;
+        st->fd = -1;
+        st->next_slot = 0;
+        return 0;
+}
+
+void td_memstore_chunks_done(struct td_memstore_chunks *c)
+{
+        if (c->mem)
+                for (size_t i = 0; i < c->n; i++)
+                        free(c->mem[i]);
+        free(c->mem);
+        free(c->idx);
+        free(c->off);
+        if (c->fd >= 0)
+                close(c->fd);
+        memset(c, 0, sizeof(*c));
+        c->fd = -1;
 }
 
 /* ---- io_manager ---- */
@@ -271,16 +481,20 @@ static size_t span(io_channel io, int count)
         return count < 0 ? (size_t)-count : (size_t)count * (size_t)io->block_size;
 }
 
+/* A store I/O error (logged by the store) as libext2fs's error code. */
+static errcode_t err(int r)
+{
+        return r < 0 ? (errcode_t)-r : 0;
+}
+
 static errcode_t memio_read64(io_channel io, unsigned long long block, int count, void *data)
 {
-        td_memstore_read(io->private_data, block * (uint64_t)io->block_size, data, span(io, count));
-        return 0;
+        return err(td_memstore_read(io->private_data, block * (uint64_t)io->block_size, data, span(io, count)));
 }
 
 static errcode_t memio_write64(io_channel io, unsigned long long block, int count, const void *data)
 {
-        td_memstore_write(io->private_data, block * (uint64_t)io->block_size, data, span(io, count));
-        return 0;
+        return err(td_memstore_write(io->private_data, block * (uint64_t)io->block_size, data, span(io, count)));
 }
 
 static errcode_t memio_read(io_channel io, unsigned long block, int count, void *data)
@@ -295,8 +509,7 @@ static errcode_t memio_write(io_channel io, unsigned long block, int count, cons
 
 static errcode_t memio_write_byte(io_channel io, unsigned long offset, int size, const void *data)
 {
-        td_memstore_write(io->private_data, offset, data, (size_t)size);
-        return 0;
+        return err(td_memstore_write(io->private_data, offset, data, (size_t)size));
 }
 
 static errcode_t memio_flush(io_channel io)
@@ -311,9 +524,8 @@ static errcode_t memio_set_option(io_channel io, const char *option, const char 
 
 static errcode_t memio_zeroout(io_channel io, unsigned long long block, unsigned long long count)
 {
-        td_memstore_zeroout(io->private_data, block * (uint64_t)io->block_size,
-                            count * (uint64_t)io->block_size);
-        return 0;
+        return err(td_memstore_zeroout(io->private_data, block * (uint64_t)io->block_size,
+                                       count * (uint64_t)io->block_size));
 }
 
 static errcode_t memio_discard(io_channel io, unsigned long long block, unsigned long long count)

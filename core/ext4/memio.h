@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* treedisk: an in-memory block store and the libext2fs io_manager over it.
+/* treedisk: a block store (in memory, spilling to a file past a bound) and
+ * the libext2fs io_manager over it.
  *
  * libext2fs writes the filesystem's metadata through this io_manager into the
  * store; file data is never written (the builder maps it to sources).  zeroout
@@ -8,6 +9,7 @@
  * the data map serves at the same place (DESIGN.md, "zeroout must drop"). */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,20 +19,41 @@
 
 struct td_memstore;
 
-struct td_memstore *td_memstore_new(void);
+/* A store that keeps up to mem_bytes of chunks in memory; past that it
+ * spills: an unlinked file in td_tmpdir() is created, and the least
+ * recently used chunks (CLOCK) are written back to it and read again when
+ * needed, so that a build of millions of files stays within its memory
+ * while its metadata (256 bytes an inode) goes to a file the kernel can
+ * page out. */
+struct td_memstore *td_memstore_new(uint64_t mem_bytes);
 void td_memstore_free(struct td_memstore *st);
 
-/* Byte-granular access; chunks are created on write, freed on zeroout. */
-void td_memstore_write(struct td_memstore *st, uint64_t off, const void *buf, size_t len);
-void td_memstore_read(const struct td_memstore *st, uint64_t off, void *buf, size_t len);
-void td_memstore_zeroout(struct td_memstore *st, uint64_t off, uint64_t len);
+/* Byte-granular access; chunks are created on write, dropped on zeroout of
+ * a whole chunk.  Return 0, or the first error of the spill file (a
+ * negative errno, logged once; the store is unusable then). */
+int td_memstore_write(struct td_memstore *st, uint64_t off, const void *buf, size_t len);
+int td_memstore_read(struct td_memstore *st, uint64_t off, void *buf, size_t len);
+int td_memstore_zeroout(struct td_memstore *st, uint64_t off, uint64_t len);
+/* The spill file's first error (a negative errno, logged), or 0. */
+int td_memstore_error(const struct td_memstore *st);
+/* Chunks held (in memory or in the file). */
 size_t td_memstore_count(const struct td_memstore *st);
+/* Whether the store has spilled to its file. */
+bool td_memstore_spilled(const struct td_memstore *st);
 
-/* Moves the stored chunks out, sorted by chunk index, all-zero chunks left
- * out: idx[i] is the chunk index of blocks[i] (TD_MEMSTORE_CHUNK bytes).  No
- * copy is made, so the peak memory is the store's.  The store is empty
- * afterwards.  Caller frees *idx, every blocks[i] and *blocks. */
-void td_memstore_export(struct td_memstore *st, uint64_t **idx, uint8_t ***blocks, size_t *n);
+/* The stored chunks, sorted by index, all-zero ones left out. */
+struct td_memstore_chunks {
+        size_t n;
+        uint64_t *idx;  /* chunk index (byte offset / TD_MEMSTORE_CHUNK) */
+        uint8_t **mem;  /* not spilled: the chunk's bytes (owned); spilled: NULL */
+        uint64_t *off;  /* spilled: the chunk's byte offset in fd */
+        int fd;         /* the spill file (owned), or -1 */
+};
+/* Moves the chunks out (a spilled store first writes every chunk to its
+ * file and keeps none in memory); the store is empty afterwards.  0, or the
+ * spill file's error.  Free out with td_memstore_chunks_done(). */
+int td_memstore_export(struct td_memstore *st, struct td_memstore_chunks *out);
+void td_memstore_chunks_done(struct td_memstore_chunks *c);
 
 /* The io_manager, and the device name that makes it open st. */
 io_manager td_memio_manager(void);

@@ -33,11 +33,15 @@
 #define RANGE_ALIGN 4096u
 #define NAME_MAX_EXT4 255
 
+/* 48 bytes and the name: a tree of a million files keeps a million of
+ * them while it is served. */
 struct dir_file {
-        size_t path_off; /* into ->paths: full path as the user knows it */
+        uint64_t name_off; /* into ->names */
         uint64_t size;
-        struct timespec mtime;
-        uint64_t ino, dev;
+        int64_t mtime_sec;
+        uint32_t mtime_nsec;
+        uint32_t dir;    /* into ->dirs: its directory, and st_dev */
+        uint64_t ino;
         bool noatime;    /* O_NOATIME allowed (we own it or are root) */
         /* Set with __atomic builtins by concurrent readers: */
         uint8_t changed;     /* reads fail fast with -EIO */
@@ -52,19 +56,39 @@ struct dir_source {
         int root_fd;
         struct dir_file *files;
         size_t n_files, cap_files;
-        char *paths;        /* NUL-separated full paths */
+        /* A file's full path, as the user knows it, is its directory's
+         * path, '/' and its name. */
+        struct dir_dir { uint64_t path_off; uint64_t dev; } *dirs;
+        size_t n_dirs, cap_dirs;
+        char *paths;        /* the directories' full paths, NUL-separated */
         size_t paths_len, paths_cap;
+        char *names;        /* the files' names, NUL-separated */
+        size_t names_len, names_cap;
         struct td_fdcache *cache;
 };
 
 /* ---- read side ---------------------------------------------------------- */
 
+/* The path of file f, from byte skip of its directory's path on (0: the
+ * full path; rel_skip: relative to the root).  Caller frees. */
+static char *file_path(const struct dir_source *src, const struct dir_file *f, size_t skip)
+{
+        const char *dir = src->paths + src->dirs[f->dir].path_off;
+        size_t dl = strlen(dir);
+
+        dir = dl > skip ? dir + skip : "";
+        return td_asprintf("%s%s%s", dir, *dir || !skip ? "/" : "", src->names + f->name_off);
+}
+
 static const char *dir_file_path(struct td_source *s, uint32_t id)
 {
+        static __thread char *buf;
         struct dir_source *src = (struct dir_source *)s;
 
         assert(id < src->n_files);
-        return src->paths + src->files[id].path_off;
+        free(buf);
+        buf = file_path(src, &src->files[id], 0);
+        return buf;
 }
 
 static void file_changed(struct dir_source *src, uint32_t id)
@@ -72,28 +96,32 @@ static void file_changed(struct dir_source *src, uint32_t id)
         struct dir_file *f = &src->files[id];
 
         __atomic_store_n(&f->changed, 1, __ATOMIC_RELEASE);
-        if (__atomic_exchange_n(&f->reported, 1, __ATOMIC_ACQ_REL) == 0)
+        if (__atomic_exchange_n(&f->reported, 1, __ATOMIC_ACQ_REL) == 0) {
+                _cleanup_free_ char *path = file_path(src, f, 0);
+
                 td_err("'%s': changed since the image was built (size/mtime/inode differ); "
-                       "reads of its blocks fail with EIO (remount to pick up the change)",
-                       src->paths + f->path_off);
+                       "reads of its blocks fail with EIO (remount to pick up the change)", path);
+        }
 }
 
 static void file_io_error(struct dir_source *src, uint32_t id, int err, const char *what)
 {
         struct dir_file *f = &src->files[id];
 
-        if (__atomic_exchange_n(&f->io_reported, 1, __ATOMIC_ACQ_REL) == 0)
-                td_log_errno(err, "'%s': %s (reads of its blocks fail with EIO)",
-                             src->paths + f->path_off, what);
+        if (__atomic_exchange_n(&f->io_reported, 1, __ATOMIC_ACQ_REL) == 0) {
+                _cleanup_free_ char *path = file_path(src, f, 0);
+
+                td_log_errno(err, "'%s': %s (reads of its blocks fail with EIO)", path, what);
+        }
 }
 
-static bool file_unchanged(const struct dir_file *f, const struct stat *st)
+static bool file_unchanged(const struct dir_source *src, const struct dir_file *f, const struct stat *st)
 {
         return S_ISREG(st->st_mode) && st->st_nlink > 0 &&
                (uint64_t)st->st_size == f->size &&
-               st->st_mtim.tv_sec == f->mtime.tv_sec &&
-               st->st_mtim.tv_nsec == f->mtime.tv_nsec &&
-               (uint64_t)st->st_ino == f->ino && (uint64_t)st->st_dev == f->dev;
+               st->st_mtim.tv_sec == f->mtime_sec &&
+               st->st_mtim.tv_nsec == (long)f->mtime_nsec &&
+               (uint64_t)st->st_ino == f->ino && (uint64_t)st->st_dev == src->dirs[f->dir].dev;
 }
 
 /* openat() for a relative path of any length: paths longer than PATH_MAX
@@ -143,7 +171,7 @@ static int open_file(void *userdata, uint32_t id)
 {
         struct dir_source *src = userdata;
         struct dir_file *f = &src->files[id];
-        const char *rel = src->paths + f->path_off + src->rel_skip;
+        _cleanup_free_ char *rel = file_path(src, f, src->rel_skip);
         int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
         struct stat st;
         int fd = -EPERM;
@@ -159,7 +187,7 @@ static int open_file(void *userdata, uint32_t id)
                         file_io_error(src, id, fd, "cannot open");
                 return -EIO;
         }
-        if (fstat(fd, &st) < 0 || !file_unchanged(f, &st)) {
+        if (fstat(fd, &st) < 0 || !file_unchanged(src, f, &st)) {
                 close(fd);
                 file_changed(src, id);
                 return -EIO;
@@ -203,7 +231,7 @@ static int dir_pread(struct td_source *s, uint32_t id, void *buf, size_t len, ui
                 }
                 done += (size_t)n;
         }
-        if (fstat(ref.fd, &st) < 0 || !file_unchanged(f, &st)) {
+        if (fstat(ref.fd, &st) < 0 || !file_unchanged(src, f, &st)) {
                 file_changed(src, id);
                 r = -EIO;
         }
@@ -222,6 +250,8 @@ static void dir_free(struct td_source *s)
         if (src->root_fd >= 0)
                 close(src->root_fd);
         free(src->files);
+        free(src->dirs);
+        free(src->names);
         free(src->paths);
         free(src->root_path);
         free(src);
@@ -485,23 +515,38 @@ static int scan_ranges(struct td_node *n, int fd, const char *path)
 static uint32_t add_file(struct scan *s, const struct stat *st, const char *path)
 {
         struct dir_source *src = s->src;
-        size_t pl = strlen(path) + 1;
+        /* path is the current directory's path (s->path_len bytes), '/'
+         * and the name */
+        const char *name = path + s->path_len + 1;
+        size_t nl = strlen(name) + 1;
+        const struct dir_dir *last = src->n_dirs ? &src->dirs[src->n_dirs - 1] : NULL;
         uint32_t id;
 
-        assert(src->n_files < UINT32_MAX);
+        assert(src->n_files < UINT32_MAX && src->n_dirs < UINT32_MAX);
+        if (!last || last->dev != (uint64_t)st->st_dev ||
+            strlen(src->paths + last->path_off) != s->path_len ||
+            memcmp(src->paths + last->path_off, path, s->path_len) != 0) {
+                td_grow(&src->dirs, &src->cap_dirs, src->n_dirs + 1, sizeof(*src->dirs));
+                td_grow(&src->paths, &src->paths_cap, src->paths_len + s->path_len + 1, 1);
+                memcpy(src->paths + src->paths_len, path, s->path_len);
+                src->paths[src->paths_len + s->path_len] = '\0';
+                src->dirs[src->n_dirs++] = (struct dir_dir){ src->paths_len, (uint64_t)st->st_dev };
+                src->paths_len += s->path_len + 1;
+        }
         id = (uint32_t)src->n_files;
         td_grow(&src->files, &src->cap_files, src->n_files + 1, sizeof(*src->files));
-        td_grow(&src->paths, &src->paths_cap, src->paths_len + pl, 1);
-        memcpy(src->paths + src->paths_len, path, pl);
+        td_grow(&src->names, &src->names_cap, src->names_len + nl, 1);
+        memcpy(src->names + src->names_len, name, nl);
         src->files[src->n_files++] = (struct dir_file){
-                .path_off = src->paths_len,
+                .name_off = src->names_len,
                 .size = (uint64_t)st->st_size,
-                .mtime = st->st_mtim,
+                .mtime_sec = st->st_mtim.tv_sec,
+                .mtime_nsec = (uint32_t)st->st_mtim.tv_nsec,
+                .dir = (uint32_t)(src->n_dirs - 1),
                 .ino = (uint64_t)st->st_ino,
-                .dev = (uint64_t)st->st_dev,
                 .noatime = s->euid == 0 || st->st_uid == s->euid,
         };
-        src->paths_len += pl;
+        src->names_len += nl;
         return id;
 }
 

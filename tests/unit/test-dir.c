@@ -919,11 +919,13 @@ static int run_e2fsck(const char *e2fsck, const char *path, char *out, size_t ou
         return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-static void check_fs(enum td_fs_type fs, const char *e2fsck)
+/* meta_memory: 0, the default (all in memory), or a few blocks (the store
+ * spills to its file). */
+static void check_fs(enum td_fs_type fs, const char *e2fsck, uint64_t meta_memory)
 {
         const uint64_t fs_blocks = 64 * 1024 * 1024 / TD_EXT4_BLOCK_SIZE;
         struct td_ext4_params p = { .fs = fs, .fs_blocks = fs_blocks, .label = "tdtest", .now = 1700000000,
-                                    .clamp = -1 };
+                                    .clamp = -1, .meta_memory = meta_memory };
         struct td_ext4_need need;
         struct small_tree st;
         struct td_ext4 e;
@@ -955,10 +957,10 @@ static void check_fs(enum td_fs_type fs, const char *e2fsck)
         assert_true(e.inodes_used <= need.inodes && e.inodes_used + 1 >= need.inodes);
 
         /* meta sorted, in range; map sorted, in range, disjoint from meta */
-        for (size_t i = 0; i < e.n_meta; i++) {
-                assert_true(e.meta_idx[i] < fs_blocks);
+        for (size_t i = 0; i < e.meta.n; i++) {
+                assert_true(e.meta.idx[i] < fs_blocks);
                 if (i)
-                        assert_true(e.meta_idx[i] > e.meta_idx[i - 1]);
+                        assert_true(e.meta.idx[i] > e.meta.idx[i - 1]);
         }
         for (size_t i = 0; i < e.n_map; i++) {
                 const struct td_ext4_map *m = &e.map[i];
@@ -967,10 +969,10 @@ static void check_fs(enum td_fs_type fs, const char *e2fsck)
                 assert_true(m->fs_blk + m->n_blks <= fs_blocks);
                 if (i)
                         assert_true(e.map[i - 1].fs_blk + e.map[i - 1].n_blks <= m->fs_blk);
-                for (size_t j = 0; j < e.n_meta; j++)
-                        if (e.meta_idx[j] >= m->fs_blk && e.meta_idx[j] < m->fs_blk + m->n_blks)
+                for (size_t j = 0; j < e.meta.n; j++)
+                        if (e.meta.idx[j] >= m->fs_blk && e.meta.idx[j] < m->fs_blk + m->n_blks)
                                 fail_msg("meta block %llu inside the data map of %s",
-                                         (unsigned long long)e.meta_idx[j], m->node->name);
+                                         (unsigned long long)e.meta.idx[j], m->node->name);
         }
         /* each mem-backed file: its blocks covered exactly once, in order */
         {
@@ -1002,10 +1004,17 @@ static void check_fs(enum td_fs_type fs, const char *e2fsck)
         fd = mkstemp(path);
         assert_true(fd >= 0);
         assert_int_equal(ftruncate(fd, (off_t)(fs_blocks * TD_EXT4_BLOCK_SIZE)), 0);
-        for (size_t i = 0; i < e.n_meta; i++)
-                assert_int_equal(pwrite(fd, e.meta[i], TD_EXT4_BLOCK_SIZE,
-                                        (off_t)(e.meta_idx[i] * TD_EXT4_BLOCK_SIZE)),
+        assert_int_equal(e.meta.fd >= 0, meta_memory != 0);
+        for (size_t i = 0; i < e.meta.n; i++) {
+                uint8_t blk[TD_EXT4_BLOCK_SIZE];
+
+                if (e.meta.fd >= 0)
+                        assert_int_equal(td_pread_all(e.meta.fd, blk, sizeof(blk), e.meta.off[i]), 0);
+                else
+                        memcpy(blk, e.meta.mem[i], sizeof(blk));
+                assert_int_equal(pwrite(fd, blk, TD_EXT4_BLOCK_SIZE, (off_t)(e.meta.idx[i] * TD_EXT4_BLOCK_SIZE)),
                                  TD_EXT4_BLOCK_SIZE);
+        }
         /* file data, as the image would serve it */
         for (size_t i = 0; i < e.n_map; i++) {
                 const struct td_ext4_map *m = &e.map[i];
@@ -1058,9 +1067,12 @@ static void fs_e2fsck(void **state)
                 skip();
         }
         snprintf(tool, sizeof(tool), "%s", e2fsck);
-        check_fs(TD_FS_EXT4, tool);
-        check_fs(TD_FS_EXT3, tool);
-        check_fs(TD_FS_EXT2, tool);
+        check_fs(TD_FS_EXT4, tool, 0);
+        check_fs(TD_FS_EXT3, tool, 0);
+        check_fs(TD_FS_EXT2, tool, 0);
+        /* 8 blocks in memory: the build reads back what it spilled */
+        check_fs(TD_FS_EXT4, tool, 8 * TD_EXT4_BLOCK_SIZE);
+        check_fs(TD_FS_EXT2, tool, 8 * TD_EXT4_BLOCK_SIZE);
 }
 
 static void fs_too_small(void **state)
@@ -1076,7 +1088,8 @@ static void fs_too_small(void **state)
         p.inodes = td_ext4_inodes_for(&need, p.fs_blocks);
         assert_true(p.inodes > 0);
         assert_int_equal(td_ext4_build(&st.t, &p, &e), -ENOSPC);
-        assert_null(e.meta);
+        assert_int_equal(e.meta.n, 0);
+        assert_int_equal(e.meta.fd, -1);
         assert_null(e.map);
         td_tree_done(&st.t);
 }

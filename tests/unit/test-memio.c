@@ -24,6 +24,36 @@ static void free_blocks(uint8_t **blocks, size_t n)
         free(blocks);
 }
 
+/* Bytes the store keeps in memory: every test runs twice, with all in
+ * memory and with 16 chunks (the rest spills to a file). */
+static uint64_t budget;
+
+/* td_memstore_export(), as every chunk's bytes in memory. */
+static void export_all(struct td_memstore *st, uint64_t **idx, uint8_t ***arena, size_t *n)
+{
+        struct td_memstore_chunks c;
+        bool spilled = td_memstore_spilled(st);
+
+        assert_int_equal(td_memstore_export(st, &c), 0);
+        assert_int_equal(c.fd >= 0, spilled);
+        if (c.n > budget / CH)
+                assert_true(c.fd >= 0);
+        *arena = td_calloc(TD_MAX(c.n, 1), sizeof(uint8_t *));
+        for (size_t i = 0; i < c.n; i++) {
+                (*arena)[i] = td_malloc(CH);
+                if (c.fd >= 0) {
+                        assert_null(c.mem[i]);
+                        assert_int_equal(td_pread_all(c.fd, (*arena)[i], CH, c.off[i]), 0);
+                } else {
+                        memcpy((*arena)[i], c.mem[i], CH);
+                }
+        }
+        *idx = td_memdup(c.idx, TD_MAX(c.n, 1) * sizeof(uint64_t));
+        *n = c.n;
+        td_memstore_chunks_done(&c);
+        assert_false(td_memstore_spilled(st));
+}
+
 static bool is_zero(const uint8_t *p, size_t n)
 {
         for (size_t i = 0; i < n; i++)
@@ -42,7 +72,7 @@ static void fill(uint8_t *p, size_t n, uint32_t seed)
 
 static void empty_store(void **state)
 {
-        struct td_memstore *st = td_memstore_new();
+        struct td_memstore *st = td_memstore_new(budget);
         uint8_t buf[3 * CH];
         uint64_t *idx;
         uint8_t **arena;
@@ -56,7 +86,7 @@ static void empty_store(void **state)
         td_memstore_read(st, UINT64_C(1) << 40, buf, 10);
         td_memstore_zeroout(st, 0, UINT64_C(1) << 30);
         assert_int_equal(td_memstore_count(st), 0);
-        td_memstore_export(st, &idx, &arena, &n);
+        export_all(st, &idx, &arena, &n);
         assert_int_equal(n, 0);
         free(idx);
         free_blocks(arena, n);
@@ -66,7 +96,7 @@ static void empty_store(void **state)
 
 static void unaligned_write_read(void **state)
 {
-        struct td_memstore *st = td_memstore_new();
+        struct td_memstore *st = td_memstore_new(budget);
         const size_t len = 3 * CH + 1234;
         const uint64_t off = 5 * CH - 777; /* starts 777 bytes before chunk 5 */
         uint8_t *src = malloc(len), *dst = malloc(len + 2 * CH);
@@ -127,7 +157,7 @@ static void unaligned_write_read(void **state)
 
 static void zeroout_drops(void **state)
 {
-        struct td_memstore *st = td_memstore_new();
+        struct td_memstore *st = td_memstore_new(budget);
         uint8_t data[8 * CH], buf[8 * CH];
 
         fill(data, sizeof(data), 2);
@@ -188,7 +218,7 @@ static int cmp_u64(const void *a, const void *b)
 
 static void export_sorted(void **state)
 {
-        struct td_memstore *st = td_memstore_new();
+        struct td_memstore *st = td_memstore_new(budget);
         /* written in a scrambled order */
         static const uint64_t chunks[] = { 900, 3, 77, 0, 5000000, 12, 4, 1000, 2, 65 };
         uint64_t sorted[TD_ARRAY_SIZE(chunks)];
@@ -217,7 +247,7 @@ static void export_sorted(void **state)
                         sorted[m++] = chunks[i];
         qsort(sorted, m, sizeof(uint64_t), cmp_u64);
 
-        td_memstore_export(st, &idx, &arena, &n);
+        export_all(st, &idx, &arena, &n);
         assert_int_equal(n, m);
         assert_int_equal(td_memstore_count(st), 0);
         for (size_t i = 0; i < n; i++) {
@@ -238,7 +268,7 @@ static void export_sorted(void **state)
         assert_true(is_zero(block, CH));
         td_memstore_write(st, 1 * CH, "abc", 3);
         assert_int_equal(td_memstore_count(st), 1);
-        td_memstore_export(st, &idx, &arena, &n);
+        export_all(st, &idx, &arena, &n);
         assert_int_equal(n, 1);
         assert_int_equal(idx[0], 1);
         assert_memory_equal(arena[0], "abc", 3);
@@ -251,7 +281,7 @@ static void export_sorted(void **state)
 static void many_chunks_model(void **state)
 {
         const size_t universe = 400000, ops = 600000;
-        struct td_memstore *st = td_memstore_new();
+        struct td_memstore *st = td_memstore_new(budget);
         uint32_t *model = calloc(universe, sizeof(uint32_t)); /* 0: absent, else tag */
         size_t present = 0;
         uint64_t rnd = 0x123456789abcdefull;
@@ -312,7 +342,7 @@ static void many_chunks_model(void **state)
                 uint8_t **arena;
                 size_t n, k = 0;
 
-                td_memstore_export(st, &idx, &arena, &n);
+                export_all(st, &idx, &arena, &n);
                 assert_int_equal(n, present);
                 for (uint64_t c = 0; c < universe; c++) {
                         uint32_t tag;
@@ -337,7 +367,7 @@ static void many_chunks_model(void **state)
 /* Deleting from a dense run of neighbouring chunks (long probe clusters). */
 static void dense_deletes(void **state)
 {
-        struct td_memstore *st = td_memstore_new();
+        struct td_memstore *st = td_memstore_new(budget);
         const uint64_t n = 50000;
         uint8_t b;
 
@@ -379,7 +409,7 @@ static void open_channel(struct td_memstore *st, io_channel *io)
 
 static void io_open_names(void **state)
 {
-        struct td_memstore *st = td_memstore_new(), *other = td_memstore_new();
+        struct td_memstore *st = td_memstore_new(budget), *other = td_memstore_new(budget);
         io_manager m = td_memio_manager();
         io_channel io, io2;
         char name[64], name2[64];
@@ -408,7 +438,7 @@ static void io_open_names(void **state)
 
 static void io_blksize(void **state)
 {
-        struct td_memstore *st = td_memstore_new();
+        struct td_memstore *st = td_memstore_new(budget);
         uint8_t a[4096], b[4096], r[8192];
         io_channel io;
 
@@ -450,7 +480,7 @@ static void io_blksize(void **state)
 
 static void io_byte_counts(void **state)
 {
-        struct td_memstore *st = td_memstore_new();
+        struct td_memstore *st = td_memstore_new(budget);
         uint8_t a[4096], r[4096];
         io_channel io;
 
@@ -483,7 +513,7 @@ static void io_byte_counts(void **state)
 
 static void io_zeroout(void **state)
 {
-        struct td_memstore *st = td_memstore_new();
+        struct td_memstore *st = td_memstore_new(budget);
         uint8_t a[16 * 4096], r[4096];
         io_channel io;
 
@@ -527,7 +557,7 @@ static void io_zeroout(void **state)
 /* libext2fs itself through the manager: a tiny filesystem round-trips. */
 static void io_ext2fs_roundtrip(void **state)
 {
-        struct td_memstore *st = td_memstore_new();
+        struct td_memstore *st = td_memstore_new(budget);
         struct ext2_super_block param;
         ext2_filsys fs;
         char name[64];
@@ -579,5 +609,10 @@ int main(void)
                 cmocka_unit_test(io_ext2fs_roundtrip),
         };
 
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        int r;
+
+        budget = UINT64_C(1) << 30;
+        r = cmocka_run_group_tests_name("in memory", tests, NULL, NULL);
+        budget = 16 * CH;
+        return r | cmocka_run_group_tests_name("spilling past 16 chunks", tests, NULL, NULL);
 }
