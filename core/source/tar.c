@@ -58,7 +58,7 @@ struct tar_file {
         size_t first;      /* index into ->ext */
         uint32_t n;        /* extents, sorted by file_off, not overlapping */
         uint32_t layer;    /* index into ->layers */
-        char *name;        /* the entry's path, for messages; owned */
+        uint64_t name_off; /* into ->names: the entry's path, for messages */
 };
 
 /* One archive: the tar, or one layer of an image. */
@@ -80,6 +80,8 @@ struct tar_source {
         size_t n_files, cap_files;
         struct tar_extent *ext;
         size_t n_ext, cap_ext;
+        char *names;       /* the files' entry paths, NUL-separated (no malloc each) */
+        size_t names_len, names_cap;
 };
 
 /* --- the read path --------------------------------------------------------- */
@@ -165,9 +167,16 @@ static int tar_pread(struct td_source *src, uint32_t file_id, void *buf, size_t 
 
 static const char *tar_file_path(struct td_source *src, uint32_t file_id)
 {
+        static __thread char *buf;
         struct tar_source *s = (struct tar_source *)src;
+        const struct tar_file *f;
 
-        return file_id < s->n_files ? s->files[file_id].name : "?";
+        if (file_id >= s->n_files)
+                return "?";
+        f = &s->files[file_id];
+        free(buf);
+        buf = td_asprintf("%s:%s", s->layers[f->layer].name, s->names + f->name_off);
+        return buf;
 }
 
 static void tar_free(struct td_source *src)
@@ -181,9 +190,8 @@ static void tar_free(struct td_source *src)
                 free(s->layers[i].name);
         }
         free(s->layers);
-        for (size_t i = 0; i < s->n_files; i++)
-                free(s->files[i].name);
         free(s->files);
+        free(s->names);
         free(s->ext);
         free(s->path);
         free(s);
@@ -772,7 +780,14 @@ static int scan_data(struct scan *sc, struct td_node *n, struct archive_entry *e
                 return entry_error(sc, -EFBIG, "more pieces than a file may have here");
         td_grow(&s->files, &s->cap_files, s->n_files + 1, sizeof(*s->files));
         s->files[s->n_files] = (struct tar_file){ first, (uint32_t)(s->n_ext - first), sc->layer,
-                                                  td_asprintf("%s:%s", sc->l->name, sc->entry) };
+                                                  s->names_len };
+        {
+                size_t nl = strlen(sc->entry) + 1;
+
+                td_grow(&s->names, &s->names_cap, s->names_len + nl, 1);
+                memcpy(s->names + s->names_len, sc->entry, nl);
+                s->names_len += nl;
+        }
         n->source = &s->base;
         n->file_id = (uint32_t)s->n_files++;
         return 0;
@@ -956,8 +971,8 @@ static la_ssize_t read_whole(struct archive *a, void *data, const void **buf)
 /* Decompresses path (fd) into an unlinked file under $TMPDIR: *ret. */
 static int decompress(const char *path, int fd, const char *filters, int *ret)
 {
-        const char *tmpdir = getenv("TMPDIR");
-        _cleanup_free_ char *tmp = NULL;
+        const char *tmpdir = td_tmpdir();
+        _cleanup_free_ char *what = td_asprintf("a decompressed copy of '%s'", path);
         _cleanup_close_ int out = -1;
         struct archive *a;
         struct archive_entry *e;
@@ -967,14 +982,9 @@ static int decompress(const char *path, int fd, const char *filters, int *ret)
         uint64_t total = 0;
         int r;
 
-        if (!tmpdir || !*tmpdir)
-                tmpdir = "/tmp";
-        tmp = td_asprintf("%s/treedisk-tar-XXXXXX", tmpdir);
-        out = mkostemp(tmp, O_CLOEXEC);
+        out = td_tmpfile(what);
         if (out < 0)
-                return td_log_errno(-errno, "'%s': cannot create a temporary file in '%s' for the "
-                                    "decompressed archive (set TMPDIR to a writable directory)", path, tmpdir);
-        unlink(tmp);
+                return out;
         td_info("'%s': decompressing it (%s) into '%s' (unlinked)", path, filters, tmpdir);
 
         a = archive_read_new();
