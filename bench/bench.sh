@@ -45,14 +45,7 @@ fi
 [ -d "$W/bigdir" ] || "$top/fixtures/make-bigdir.sh" "$W/bigdir" 100000
 sync
 
-# run_timed OUTVAR_PREFIX CMD...: wall seconds and peak RSS (KiB) of CMD
-run_timed() {
-        local pfx=$1
-        shift
-        /usr/bin/time -f '%e %M' -o "$W/time.out" "$@" >"$W/cmd.out" 2>"$W/cmd.err" ||
-                { echo "bench: failed: $*" >&2; cat "$W/cmd.err" >&2; return 1; }
-        read -r "${pfx}_s" "${pfx}_kb" <"$W/time.out"
-}
+. "$top/bench/lib.sh"
 
 printf '\n%-26s %12s %12s %10s %8s %12s %12s\n' tree "treedisk s" "mke2fs -d s" ratio target "td RSS MiB" "mke2fs MiB"
 for t in big8:100 manyfiles:10 bigdir:100; do

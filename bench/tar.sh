@@ -47,13 +47,7 @@ for t in big8 manyfiles; do
 done
 sync
 
-run_timed() {
-        local pfx=$1
-        shift
-        /usr/bin/time -f '%e %M' -o "$W/time.out" "$@" >"$W/cmd.out" 2>"$W/cmd.err" ||
-                { echo "bench: failed: $*" >&2; cat "$W/cmd.err" >&2; return 1; }
-        read -r "${pfx}_s" "${pfx}_kb" <"$W/time.out"
-}
+. "$top/bench/lib.sh"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
 printf '\n%-10s %9s %9s %9s %9s %9s %9s %9s\n' tree "dir s" "tar s" "tar/dir" "tar.gz s" "gz/dir" "mke2fs s" "genext2fs"
