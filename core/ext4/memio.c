@@ -141,7 +141,8 @@ static bool all_zero(const uint8_t *p, size_t n)
 static int io_error(struct td_memstore *st, int r)
 {
         if (!st->err)
-                st->err = td_log_errno(r, "the metadata store's file in '%s'", td_tmpdir());
+                st->err = td_log_errno(r, "the metadata store's file in '%s' (set TMPDIR to a directory "
+                                       "with room, or raise TREEDISK_META_MEMORY)", td_tmpdir());
         return st->err;
 }
 

@@ -10,8 +10,8 @@
 #     file under its TMPDIR and says so when the disk is ready; then the
 #     spilled image passes check_image (e2fsck, debugfs, a kernel mount as
 #     root);
-#  4. a bound that is not a size, and a TMPDIR it cannot write, are one-line
-#     errors and no image.
+#  4. a bound that is not a size, a TMPDIR it cannot write and (as root) one
+#     that fills up are one-line errors and no image.
 . "$(dirname "$0")/lib.sh"
 require_builder
 require_fuse user
@@ -63,4 +63,11 @@ one_error() { # NAME REGEX ENV... : the build fails with one line matching REGEX
 one_error "a bound that is not a size" "TREEDISK_META_MEMORY='lots': not a size" TREEDISK_META_MEMORY=lots
 one_error "an unwritable TMPDIR" "cannot create the metadata store in '$T/nowhere'.*set TMPDIR" \
         TREEDISK_META_MEMORY=256K TMPDIR="$T/nowhere"
+if is_root; then # a TMPDIR that fills up (1 MiB for 6 MiB): not "the tree does not fit"
+        mkdir "$T/tiny"
+        mount -t tmpfs -o size=1m,mode=1777 tmpfs "$T/tiny"
+        on_exit "umount '$T/tiny'"
+        one_error "a full TMPDIR" "the metadata store's file in '$T/tiny'.*raise TREEDISK_META_MEMORY.*No space left" \
+                TREEDISK_META_MEMORY=256K TMPDIR="$T/tiny"
+fi
 exit $rc
