@@ -108,40 +108,6 @@ static uint32_t crc32c(const void *data, size_t len) {
         return c ^ 0xFFFFFFFFu;
 }
 
-/* ---- I/O helpers ---- */
-
-static int pread_full(int fd, void *buf, size_t len, uint64_t off) {
-        uint8_t *p = buf;
-
-        while (len > 0) {
-                ssize_t n = pread(fd, p, len, (off_t)off);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (n == 0)
-                        return -EIO;
-                p += n, len -= (size_t)n, off += (uint64_t)n;
-        }
-        return 0;
-}
-
-static int pwrite_full(int fd, const void *buf, size_t len, uint64_t off) {
-        const uint8_t *p = buf;
-
-        while (len > 0) {
-                ssize_t n = pwrite(fd, p, len, (off_t)off);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                p += n, len -= (size_t)n, off += (uint64_t)n;
-        }
-        return 0;
-}
-
 static const char *ov_name(const struct td_overlay *ov) {
         return ov->name ? ov->name : ov->path ? ov->path : "(memory)";
 }
@@ -216,7 +182,7 @@ static int overlay_create(struct td_overlay *ov, const struct td_overlay_params 
         int r;
 
         header_fill(blk, p);
-        r = pwrite_full(ov->fd, blk, sizeof(blk), 0);
+        r = td_pwrite_all(ov->fd, blk, sizeof(blk), 0);
         if (r >= 0 && fdatasync(ov->fd) < 0)
                 r = -errno;
         if (r < 0)
@@ -240,7 +206,7 @@ static int overlay_replay(struct td_overlay *ov, const struct td_overlay_params 
         if (file_bytes < HDR_BYTES)
                 return td_log_error(-EINVAL, "overlay '%s' is not a treedisk overlay (too short): "
                                     "name a new or empty file", ov->path);
-        r = pread_full(ov->fd, blk, sizeof(blk), 0);
+        r = td_pread_all(ov->fd, blk, sizeof(blk), 0);
         if (r < 0)
                 return td_log_errno(r, "overlay '%s': cannot read its header", ov->path);
         if (memcmp(h->magic, hdr_magic, sizeof(h->magic)) != 0)
@@ -269,7 +235,7 @@ static int overlay_replay(struct td_overlay *ov, const struct td_overlay_params 
                                             ov->path, ov->idx_off);
                 if (ov->idx_off + IDX_BYTES > file_bytes)
                         break;
-                r = pread_full(ov->fd, blk, IDX_BYTES, ov->idx_off);
+                r = td_pread_all(ov->fd, blk, IDX_BYTES, ov->idx_off);
                 if (r < 0)
                         return td_log_errno(r, "overlay '%s': cannot read index block at %" PRIu64,
                                             ov->path, ov->idx_off);
@@ -430,7 +396,7 @@ int td_overlay_pread(struct td_overlay *ov, void *buf, size_t len, uint64_t off)
                 pthread_mutex_unlock(&ov->lock);
 
                 if (ready) {
-                        r = pread_full(ov->fd, p, run, v + off % C);
+                        r = td_pread_all(ov->fd, p, run, v + off % C);
                         if (r < 0)
                                 return td_log_errno(r, "overlay '%s': read at %" PRIu64, ov_name(ov), v);
                 } else {
@@ -465,7 +431,7 @@ static int fill_slots(struct td_overlay *ov, uint64_t first, uint64_t n, uint64_
                 }
                 if (full_n > 0) {       /* flush the run of whole chunks straight from buf */
                         uint64_t fs = (first + full_from) * C;
-                        r = pwrite_full(ov->fd, buf + (fs - off), full_n * C, slot + full_from * C);
+                        r = td_pwrite_all(ov->fd, buf + (fs - off), full_n * C, slot + full_from * C);
                         if (r < 0)
                                 return write_failed(ov, r);
                         full_n = 0;
@@ -479,7 +445,7 @@ static int fill_slots(struct td_overlay *ov, uint64_t first, uint64_t n, uint64_
                 if (r < 0)
                         return r;
                 memcpy(tmp + (s - cstart), buf + (s - off), e - s);
-                r = pwrite_full(ov->fd, tmp, C, slot + i * C);
+                r = td_pwrite_all(ov->fd, tmp, C, slot + i * C);
                 if (r < 0)
                         return write_failed(ov, r);
         }
@@ -507,7 +473,7 @@ int td_overlay_pwrite(struct td_overlay *ov, const void *buf, size_t len, uint64
                                 run += TD_MIN(len - run, (size_t)C);
                         }
                         pthread_mutex_unlock(&ov->lock);
-                        r = pwrite_full(ov->fd, p, run, v + off % C);
+                        r = td_pwrite_all(ov->fd, p, run, v + off % C);
                         if (r < 0)
                                 return td_log_errno(r, "overlay '%s': write", ov_name(ov));
                         atomic_store(&ov->dirty, true);   /* after the data, for td_overlay_sync() */
@@ -570,7 +536,7 @@ static int write_index(struct td_overlay *ov, const struct ovl_entry *e, size_t 
                 ix->e[i].off = htole64(e[i].off);
         }
         ix->crc = htole32(crc32c(blk, sizeof(blk)));
-        r = pwrite_full(ov->fd, blk, sizeof(blk), ov->idx_off);
+        r = td_pwrite_all(ov->fd, blk, sizeof(blk), ov->idx_off);
         if (r < 0)
                 return r;
         ov->idx_off = next;

@@ -191,7 +191,7 @@ static int read_file(const char *path, uint8_t **ret, size_t *ret_len)
         _cleanup_close_ int fd = -1;
         _cleanup_free_ uint8_t *buf = NULL;
         struct stat st;
-        size_t done = 0;
+        int r;
 
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0 || fstat(fd, &st) < 0)
@@ -201,19 +201,11 @@ static int read_file(const char *path, uint8_t **ret, size_t *ret_len)
         if (st.st_size > 64 * 1024 * 1024)
                 return -EFBIG;
         buf = td_malloc((size_t)st.st_size);
-        while (done < (size_t)st.st_size) {
-                ssize_t n = read(fd, buf + done, (size_t)st.st_size - done);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        return -EIO;
-                done += (size_t)n;
-        }
+        r = td_pread_all(fd, buf, (size_t)st.st_size, 0);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(buf);
-        *ret_len = done;
+        *ret_len = (size_t)st.st_size;
         return 0;
 }
 

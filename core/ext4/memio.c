@@ -229,8 +229,9 @@ static int make_room(struct td_memstore *st)
 }
 
 /* The chunk in memory (created zeroed, or read back), or NULL after an I/O
- * error.  load: its old bytes are needed (not a whole-chunk overwrite). */
-static uint8_t *get(struct td_memstore *st, uint64_t chunk, bool load)
+ * error.  load: its old bytes are needed (not a whole-chunk overwrite);
+ * write: the caller changes it. */
+static uint8_t *get(struct td_memstore *st, uint64_t chunk, bool load, bool write)
 {
         struct entry *s = find(st, chunk);
         uint8_t *data;
@@ -238,6 +239,7 @@ static uint8_t *get(struct td_memstore *st, uint64_t chunk, bool load)
 
         if (s && s->data) {
                 s->ref = true;
+                s->dirty |= write;
                 return s->data;
         }
         if (make_room(st) < 0)
@@ -269,6 +271,7 @@ static uint8_t *get(struct td_memstore *st, uint64_t chunk, bool load)
         }
         s->data = data;
         s->ref = true;
+        s->dirty = write;
         st->n_mem++;
         clock_add(st, s);
         return data;
@@ -282,14 +285,11 @@ int td_memstore_write(struct td_memstore *st, uint64_t off, const void *buf, siz
                 uint64_t chunk = off / TD_MEMSTORE_CHUNK;
                 size_t in = off % TD_MEMSTORE_CHUNK;
                 size_t n = TD_MIN(len, TD_MEMSTORE_CHUNK - in);
-                uint8_t *data = get(st, chunk, n < TD_MEMSTORE_CHUNK);
-                struct entry *s;
+                uint8_t *data = get(st, chunk, n < TD_MEMSTORE_CHUNK, true);
 
                 if (!data)
                         return st->err;
                 memcpy(data + in, p, n);
-                s = find(st, chunk);
-                s->dirty = true;
                 p += n;
                 off += n;
                 len -= n;
@@ -310,7 +310,7 @@ int td_memstore_read(struct td_memstore *st, uint64_t off, void *buf, size_t len
                 if (!s) {
                         memset(p, 0, n);
                 } else {
-                        uint8_t *data = get(st, chunk, true);
+                        uint8_t *data = get(st, chunk, true, false);
 
                         if (!data)
                                 return st->err;
@@ -346,12 +346,11 @@ int td_memstore_zeroout(struct td_memstore *st, uint64_t off, uint64_t len)
                 if (s && in == 0 && n == TD_MEMSTORE_CHUNK) {
                         drop(st, s);
                 } else if (s) {
-                        uint8_t *data = get(st, chunk, true);
+                        uint8_t *data = get(st, chunk, true, true);
 
                         if (!data)
                                 return st->err;
                         memset(data + in, 0, n);
-                        find(st, chunk)->dirty = true;
                 }
                 off += n;
                 len -= n;

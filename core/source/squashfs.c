@@ -871,25 +871,6 @@ static int check_tables(struct scan *sc)
 
 /* ---- reading ---- */
 
-static int full_pread(int fd, void *buf, size_t len, uint64_t off)
-{
-        while (len > 0) {
-                ssize_t n = pread(fd, buf, len, (off_t)off);
-
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (n == 0)
-                        return -EIO; /* the image shrank */
-                buf = (char *)buf + n;
-                len -= (size_t)n;
-                off += (uint64_t)n;
-        }
-        return 0;
-}
-
 static void cblock_unref(struct sq_source *s, struct cblock *b)
 {
         bool last;
@@ -959,7 +940,7 @@ static int get_block(struct sq_source *s, uint64_t pos, uint32_t hdr, struct cbl
                 return 0;
         }
         in = td_malloc(csize);
-        r = full_pread(s->fd, in, csize, pos);
+        r = td_pread_all(s->fd, in, csize, pos);
         if (r < 0)
                 return r;
         b = td_malloc(sizeof(*b) + s->block_size);
@@ -996,7 +977,7 @@ static int copy_from(struct sq_source *s, uint64_t pos, uint32_t hdr, size_t nee
         int r;
 
         if (hdr & SQUASHFS_COMPRESSED_BIT_BLOCK) /* stored uncompressed: read in place */
-                return full_pread(s->fd, buf, len, pos + inoff);
+                return td_pread_all(s->fd, buf, len, pos + inoff);
         r = get_block(s, pos, hdr, &b);
         if (r < 0)
                 return r;
@@ -1149,7 +1130,7 @@ int td_source_squashfs_open(const char *path, const struct td_scan_opts *opts,
         {
                 struct squashfs_super_block raw;
 
-                r = full_pread(s->fd, &raw, sizeof(raw), 0);
+                r = td_pread_all(s->fd, &raw, sizeof(raw), 0);
                 if (r < 0) {
                         r = td_log_errno(r, "'%s': reading the superblock", path);
                         goto fail;

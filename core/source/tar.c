@@ -998,24 +998,14 @@ static int decompress(const char *path, int fd, const char *filters, int *ret)
                 return r;
         }
         while ((r = archive_read_data_block(a, &buf, &len, &off)) == ARCHIVE_OK) {
-                const uint8_t *p = buf;
+                int w = td_pwrite_all(out, buf, len, (uint64_t)off);
 
-                while (len) {
-                        ssize_t n = pwrite(out, p, len, (off_t)off);
-
-                        if (n < 0 && errno == EINTR)
-                                continue;
-                        if (n < 0) {
-                                r = td_log_errno(-errno, "'%s': writing its decompressed copy under '%s'",
-                                                 path, tmpdir);
-                                archive_read_free(a);
-                                return r;
-                        }
-                        p += n;
-                        len -= (size_t)n;
-                        off += n;
-                        total = TD_MAX(total, (uint64_t)off);
+                if (w < 0) {
+                        r = td_log_errno(w, "'%s': writing its decompressed copy under '%s'", path, tmpdir);
+                        archive_read_free(a);
+                        return r;
                 }
+                total = TD_MAX(total, (uint64_t)off + len);
         }
         if (r != ARCHIVE_EOF) {
                 r = td_log_error(-EIO, "'%s': cannot decompress it: %s (truncated or corrupt?)", path,
