@@ -50,6 +50,11 @@ struct td_image {
         uint8_t uuid[16];
         struct td_grub *grub;
         uint8_t *core_img;  /* GRUB's core.img as placed, owned */
+        /* The opts that the parts making up their own bytes (GRUB's files,
+         * fstab, the device table's nodes, the ESP) see: source_date_epoch
+         * is the image's time (info.time).  img->opts keeps the user's, which
+         * clamps the tree's times. */
+        struct td_image_opts made_opts;
         void **mem_files;   /* the in-memory files' bytes (MEM regions), owned */
         size_t n_mem_files, cap_mem_files;
 };
@@ -130,7 +135,8 @@ static int build_fs(struct td_image *img)
         uint64_t headroom = 0, min_blocks, min_inodes;
         int r;
 
-        p.now = o->source_date_epoch >= 0 ? o->source_date_epoch : (int64_t)time(NULL);
+        p.now = img->info.time;
+        p.atime_is_mtime = img->info.time_fixed;
         if (getenv("TREEDISK_META_MEMORY") && td_parse_size(getenv("TREEDISK_META_MEMORY"), &p.meta_memory) < 0)
                 return td_log_error(-EINVAL, "TREEDISK_META_MEMORY='%s': not a size (like 64M)",
                                     getenv("TREEDISK_META_MEMORY"));
@@ -232,7 +238,7 @@ static int build_disk(struct td_image *img)
                         .offset = img->layout.esp_offset,
                         .bytes = img->layout.esp_bytes,
                         .volume_id = img->esp_volume_id,
-                        .source_date_epoch = o->source_date_epoch,
+                        .source_date_epoch = img->made_opts.source_date_epoch,
                 };
 
                 r = td_esp_make(&eo, files, n, &img->esp);
@@ -386,6 +392,51 @@ static int find_private(struct td_node *n, void *userdata)
         return 0;
 }
 
+static int newest_time(struct td_node *n, void *userdata)
+{
+        int64_t *t = userdata;
+
+        *t = TD_MAX(*t, (int64_t)TD_MAX(n->mtime.tv_sec, n->ctime.tv_sec));
+        return 0;
+}
+
+/* The image's own time (td_image_info.time): SOURCE_DATE_EPOCH; else, with
+ * --seed, the newest mtime or ctime in the tree, of SOURCE itself (an
+ * archive replaced in place) and of the device table, so that the same tree
+ * and options give the same bytes at every build; else now, as mke2fs. */
+static void set_image_time(struct td_image *img, int64_t now)
+{
+        const struct td_image_opts *o = &img->opts;
+        int64_t t = 0;
+        struct stat st;
+
+        img->info.time_fixed = o->source_date_epoch >= 0 || o->seed;
+        if (o->source_date_epoch >= 0)
+                t = o->source_date_epoch;
+        else if (!o->seed)
+                t = now;
+        else {
+                _cleanup_free_ char *path = td_strdup(o->source);
+                char *colon = strrchr(path, ':');
+
+                td_tree_walk(img->tree.root, newest_time, &t);
+                /* an OCI layout's DIR:REF: the directory */
+                if (stat(path, &st) < 0 && colon) {
+                        *colon = 0;
+                        if (stat(path, &st) < 0)
+                                st = (struct stat){ 0 };
+                }
+                t = TD_MAX(t, (int64_t)TD_MAX(st.st_mtim.tv_sec, st.st_ctim.tv_sec));
+                if (o->devtable && stat(o->devtable, &st) == 0)
+                        t = TD_MAX(t, (int64_t)TD_MAX(st.st_mtim.tv_sec, st.st_ctim.tv_sec));
+        }
+        img->info.time = TD_MAX(t, (int64_t)0);
+        img->made_opts = img->opts;
+        img->made_opts.source_date_epoch = img->info.time;
+        if (img->grub)
+                td_grub_set_time(img->grub, img->info.time);
+}
+
 static int take_mem_file(struct td_node *n, void *userdata)
 {
         struct td_image *img = userdata;
@@ -419,6 +470,7 @@ int td_image_build(const struct td_image_opts *opts, struct td_image **ret)
         struct td_scan_opts scan = { .skip_unreadable = opts->skip_unreadable,
                                      .max_open_fds = opts->max_open_fds };
         struct td_image *img = td_calloc(1, sizeof(*img));
+        int64_t now = (int64_t)time(NULL);
         struct stat xst;
         int r;
 
@@ -486,9 +538,10 @@ int td_image_build(const struct td_image_opts *opts, struct td_image **ret)
                 if (r < 0)
                         goto fail;
         }
+        set_image_time(img, now);
         td_owner_apply(&img->tree, opts);
         if (opts->devtable) {
-                r = td_devtable_apply(&img->tree, opts->devtable, opts->source_date_epoch);
+                r = td_devtable_apply(&img->tree, opts->devtable, img->info.time);
                 if (r < 0)
                         goto fail;
         }
@@ -498,7 +551,7 @@ int td_image_build(const struct td_image_opts *opts, struct td_image **ret)
                         goto fail;
         }
         if (opts->fstab) {
-                r = td_grub_add_fstab(&img->tree, opts, img->info.fs_uuid,
+                r = td_grub_add_fstab(&img->tree, &img->made_opts, img->info.fs_uuid,
                                       img->spec.esp_bytes ? img->info.esp_uuid : NULL);
                 if (r < 0)
                         goto fail;
@@ -594,6 +647,35 @@ bool td_image_is_zero(const struct td_image *img, uint64_t off, uint64_t len)
                 if (t->r[i].type != TD_REGION_ZERO)
                         return false;
         return true;
+}
+
+void td_image_extent(const struct td_image *img, uint64_t off, uint64_t max, uint64_t *len,
+                     bool *zero)
+{
+        const struct td_regions *t = &img->regions;
+        size_t i = td_regions_find(t, off);
+        uint64_t end;
+
+        *zero = t->r[i].type == TD_REGION_ZERO;
+        /* ZERO neighbours are merged; data neighbours of other kinds are not */
+        while (i + 1 < t->n && !*zero && t->r[i + 1].type != TD_REGION_ZERO &&
+               t->r[i].start + t->r[i].len - off < max)
+                i++;
+        end = t->r[i].start + t->r[i].len;
+        *len = TD_MIN(end - off, max);
+}
+
+uint64_t td_image_data_bytes(const struct td_image *img, uint64_t off, uint64_t len)
+{
+        const struct td_regions *t = &img->regions;
+        uint64_t n = 0, end = off + len;
+
+        if (len == 0)
+                return 0;
+        for (size_t i = td_regions_find(t, off); i < t->n && t->r[i].start < end; i++)
+                if (t->r[i].type != TD_REGION_ZERO)
+                        n += TD_MIN(end, t->r[i].start + t->r[i].len) - TD_MAX(off, t->r[i].start);
+        return n;
 }
 
 void td_image_get_info(const struct td_image *img, struct td_image_info *info)

@@ -101,6 +101,17 @@ int td_image_pread(struct td_image *img, void *buf, size_t len, uint64_t off);
  * (free space, holes): lets writers stay sparse. */
 bool td_image_is_zero(const struct td_image *img, uint64_t off, uint64_t len);
 
+/* The run of like bytes at off (off < size): all known zeros (*zero: free
+ * space, holes, never read) or data (which may hold zeros).  *len: its
+ * length from off, at most max (max > 0).  From the region table: nothing is
+ * read.  Thread-safe. */
+void td_image_extent(const struct td_image *img, uint64_t off, uint64_t max, uint64_t *len,
+                     bool *zero);
+
+/* Bytes of [off, off+len) that are not known zeros (st_blocks * 512 of a
+ * file showing that window). */
+uint64_t td_image_data_bytes(const struct td_image *img, uint64_t off, uint64_t len);
+
 struct td_image_info {
         uint64_t disk_bytes;
         uint64_t part_offset, part_bytes;
@@ -114,6 +125,16 @@ struct td_image_info {
         size_t n_regions;
         size_t n_files;              /* regular files with data */
         uint64_t needed_bytes;       /* smallest disk that holds the tree */
+        /* The image's time, seconds since the epoch: of the filesystem's
+         * creation and of what the image makes up (GRUB's files, fstab, the
+         * ESP, the device table's nodes); the FUSE files' mtime.
+         * SOURCE_DATE_EPOCH if set; else with --seed the newest mtime or
+         * ctime in the tree (and of SOURCE and the device table), so that
+         * the same tree and options give the same bytes and the same time at
+         * every build; else the time of the build.  time_fixed: one of the
+         * first two (atimes are then the mtimes). */
+        int64_t time;
+        bool time_fixed;
         char fs_uuid[37];
         uint32_t disk_id;            /* MBR: the disk identifier (0x1b8) */
         char disk_guid[37];          /* GPT: the disk GUID; "" with MBR */

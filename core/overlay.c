@@ -67,6 +67,7 @@ struct td_overlay {
         uint64_t n_chunks;
         td_overlay_base_fn base;
         void *base_ctx;
+        td_overlay_extent_fn base_extent;
 
         pthread_mutex_t lock;
         pthread_cond_t cond;         /* a chunk left the POPULATING state */
@@ -277,6 +278,7 @@ int td_overlay_open(const char *path, const struct td_overlay_params *p, struct 
         ov->n_chunks = TD_DIV_ROUND_UP(p->size_bytes, (uint64_t)C);
         ov->base = p->base_pread;
         ov->base_ctx = p->base_ctx;
+        ov->base_extent = p->base_extent;
         ov->n_leaves = TD_DIV_ROUND_UP(ov->n_chunks, (uint64_t)LEAF_ENTRIES);
         ov->leaves = td_calloc(TD_MAX(ov->n_leaves, (size_t)1), sizeof(*ov->leaves));
         pthread_mutex_init(&ov->lock, NULL);
@@ -407,6 +409,41 @@ int td_overlay_pread(struct td_overlay *ov, void *buf, size_t len, uint64_t off)
                 p += run, off += run, len -= run;
         }
         return 0;
+}
+
+void td_overlay_extent(struct td_overlay *ov, uint64_t off, uint64_t max, uint64_t *len, bool *zero) {
+        uint64_t chunk = off / C, end = off + TD_MIN(max, ov->size - off), c, limit;
+        bool written;
+
+        assert(off < ov->size && max > 0);
+        if (td_overlay_is_empty(ov)) {
+                limit = end;
+        } else {
+                pthread_mutex_lock(&ov->lock);
+                written = slot_get(ov, chunk) != 0;
+                /* the run of chunks alike (written or not), up to end */
+                for (c = chunk + 1; c * C < end; c++) {
+                        if (!written && !ov->leaves[c >> LEAF_SHIFT]) {
+                                c |= LEAF_ENTRIES - 1;     /* a leaf never written */
+                                continue;
+                        }
+                        if ((slot_get(ov, c) != 0) != written)
+                                break;
+                }
+                pthread_mutex_unlock(&ov->lock);
+                limit = TD_MIN(end, c * C);
+                if (written) {
+                        *len = limit - off;
+                        *zero = false;
+                        return;
+                }
+        }
+        if (!ov->base_extent) {
+                *len = limit - off;
+                *zero = false;
+                return;
+        }
+        ov->base_extent(ov->base_ctx, off, limit - off, len, zero);
 }
 
 /* ---- write ---- */

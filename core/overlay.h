@@ -53,12 +53,17 @@
  * or a negative errno.  Called without any overlay lock held. */
 typedef int (*td_overlay_base_fn)(void *ctx, void *buf, size_t len, uint64_t off);
 
+/* The base image's run of like bytes at off (td_image_extent()'s shape):
+ * *len bytes from off, at most max, all known zeros (*zero) or data. */
+typedef void (*td_overlay_extent_fn)(void *ctx, uint64_t off, uint64_t max, uint64_t *len, bool *zero);
+
 struct td_overlay_params {
         uint64_t size_bytes;                 /* the image's size */
         uint8_t id[TD_OVERLAY_ID_BYTES];     /* identity of the image */
         const char *desc;                    /* e.g. "disk 1.0 GiB, UUID ..." for messages */
         td_overlay_base_fn base_pread;
         void *base_ctx;
+        td_overlay_extent_fn base_extent;    /* NULL: the base is all data */
         bool memory;                         /* path NULL: a memfd, not a file under $TMPDIR */
 };
 
@@ -86,6 +91,12 @@ int td_overlay_pwrite(struct td_overlay *ov, const void *buf, size_t len, uint64
 /* Makes every completed write durable (see above).  A no-op in memory and
  * when nothing was written since the last sync. */
 int td_overlay_sync(struct td_overlay *ov);
+
+/* The run of like bytes at off (off < size) of the image as modified:
+ * chunks ever written are data, the rest is as the base says.  *len bytes
+ * from off, at most max (> 0); *zero: all known zeros.  For SEEK_DATA,
+ * SEEK_HOLE, st_blocks and NBD's block status. */
+void td_overlay_extent(struct td_overlay *ov, uint64_t off, uint64_t max, uint64_t *len, bool *zero);
 
 /* Number of chunks that hold written data. */
 uint64_t td_overlay_chunks(struct td_overlay *ov);

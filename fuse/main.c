@@ -42,7 +42,8 @@ static void help(void) {
         printf("Usage: %s [OPTIONS] SOURCE MOUNTPOINT\n"
                "Show SOURCE (a directory tree, squashfs image, tar archive or OCI image\nlayout DIR[:REF]) as a disk image:\n"
                "MOUNTPOINT/disk.img is the whole disk, MOUNTPOINT/part1.img its\n"
-               "filesystem. If MOUNTPOINT is a regular file, it becomes the disk.\n"
+               "filesystem, MOUNTPOINT/disk.bmap the disk's block map for bmaptool.\n"
+               "If MOUNTPOINT is a regular file, it becomes the disk.\n"
                "Writes go to a copy-on-write overlay; SOURCE is never written.\n"
                "\n"
                "Daemon options:\n"
@@ -195,6 +196,10 @@ static int base_pread(void *ctx, void *buf, size_t len, uint64_t off) {
         return td_image_pread(ctx, buf, len, off);
 }
 
+static void base_extent(void *ctx, uint64_t off, uint64_t max, uint64_t *len, bool *zero) {
+        td_image_extent(ctx, off, max, len, zero);
+}
+
 int main(int argc, char **argv) {
         struct td_image_opts opts;
         struct tdfs fs = {0};
@@ -292,17 +297,29 @@ int main(int argc, char **argv) {
         }
         fs.debug = arg_debug;
         fs.mountpoint = mountpoint;
+        pthread_mutex_init(&fs.bmap_lock, NULL);
         if (pthread_key_create(&fs.buf_key, free) != 0) {
                 td_err("out of memory");
                 goto out;
         }
         fs.uid = getuid();
         fs.gid = getgid();
-        clock_gettime(CLOCK_REALTIME, &fs.time);
+        {
+                struct td_image_info info;
+
+                td_image_get_info(fs.img, &info);
+                /* Stable across mounts of the same image (HTTP caches key on
+                 * it: nginx's ETag and Last-Modified); a new image, e.g. with
+                 * random ids, gets the time it was built. */
+                fs.time = (struct timespec){ .tv_sec = (time_t)info.time };
+        }
+        fs.disk_data_bytes = td_image_data_bytes(fs.img, 0, fs.disk_bytes);
+        fs.part_data_bytes = td_image_data_bytes(fs.img, fs.part_offset, fs.part_bytes);
 
         struct td_overlay_params op = {
                 .size_bytes = fs.disk_bytes,
                 .base_pread = base_pread,
+                .base_extent = base_extent,
                 .base_ctx = fs.img,
         };
         char desc[TD_OVERLAY_DESC_MAX];
@@ -406,6 +423,7 @@ out:
         if (loop)
                 fuse_loop_cfg_destroy(loop);
         fuse_opt_free_args(&args);
+        tdfs_bmap_unref(fs.bmap);
         td_overlay_free(fs.ov);
         td_image_free(fs.img);
         free(arg_fuse_opts);

@@ -2,7 +2,9 @@
 /* treedisk: low-level FUSE operations over the image and its overlay.
  *
  * Two files (or one, when the mountpoint is a regular file) of fixed size:
- * disk.img = the whole disk, part1.img = a window on partition 1.  Reads go
+ * disk.img = the whole disk, part1.img = a window on partition 1; and
+ * disk.bmap, disk.img's block map for bmaptool (read-only, made again when
+ * chunks were written since, each open reading one version).  Reads go
  * through the overlay (which goes to td_image_pread() for chunks never
  * written); writes go to the overlay only.  No getlk/setlk/flock: the kernel
  * then keeps POSIX, OFD and flock locks itself (what qemu's locking needs).
@@ -20,6 +22,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
+#include "bmap.h"
 #include "td.h"
 
 /* Long timeouts: nothing about these inodes ever changes. */
@@ -36,7 +39,8 @@ static bool is_file(const struct tdfs *fs, fuse_ino_t ino) {
 static const char *ino_name(const struct tdfs *fs, fuse_ino_t ino) {
         if (ino == TDFS_INO_ROOT)
                 return fs->file_mode ? "(disk)" : "/";
-        return ino == TDFS_INO_DISK ? "disk.img" : ino == TDFS_INO_PART ? "part1.img" : "?";
+        return ino == TDFS_INO_DISK ? "disk.img" : ino == TDFS_INO_PART ? "part1.img" :
+               ino == TDFS_INO_BMAP ? "disk.bmap" : "?";
 }
 
 /* The byte window of the disk that a file shows. */
@@ -50,11 +54,51 @@ static void file_window(const struct tdfs *fs, fuse_ino_t ino, uint64_t *start, 
         }
 }
 
-static bool ino_valid(const struct tdfs *fs, fuse_ino_t ino) {
-        return ino == TDFS_INO_ROOT || (!fs->file_mode && (ino == TDFS_INO_DISK || ino == TDFS_INO_PART));
+/* disk.bmap's size changes when chunks are written: asked for each time. */
+static double attr_timeout(fuse_ino_t ino) {
+        return ino == TDFS_INO_BMAP ? 0.0 : ATTR_TIMEOUT;
 }
 
-static void fill_attr(const struct tdfs *fs, fuse_ino_t ino, struct stat *st) {
+static bool ino_valid(const struct tdfs *fs, fuse_ino_t ino) {
+        return ino == TDFS_INO_ROOT ||
+               (!fs->file_mode && (ino == TDFS_INO_DISK || ino == TDFS_INO_PART || ino == TDFS_INO_BMAP));
+}
+
+/* ---- disk.bmap: made from the region table and the overlay's chunks ---- */
+
+void tdfs_bmap_unref(struct tdfs_bmap *b) {
+        if (b && atomic_fetch_sub(&b->refs, 1) == 1) {
+                free(b->text);
+                free(b);
+        }
+}
+
+static void bmap_extent(void *ctx, uint64_t off, uint64_t max, uint64_t *len, bool *zero) {
+        td_overlay_extent(ctx, off, max, len, zero);
+}
+
+/* The current disk.bmap, with a reference for the caller: made anew when
+ * chunks were written since (a chunk written in a hole is data to copy). */
+static struct tdfs_bmap *bmap_get(struct tdfs *fs) {
+        uint64_t chunks = td_overlay_chunks(fs->ov);
+        struct tdfs_bmap *b;
+
+        pthread_mutex_lock(&fs->bmap_lock);
+        if (!fs->bmap || fs->bmap->chunks != chunks) {
+                b = td_calloc(1, sizeof(*b));
+                b->text = td_bmap_make(fs->disk_bytes, bmap_extent, fs->ov, &b->len, NULL);
+                b->chunks = chunks;
+                atomic_init(&b->refs, 1);       /* fs->bmap's */
+                tdfs_bmap_unref(fs->bmap);
+                fs->bmap = b;
+        }
+        b = fs->bmap;
+        atomic_fetch_add(&b->refs, 1);
+        pthread_mutex_unlock(&fs->bmap_lock);
+        return b;
+}
+
+static void fill_attr(struct tdfs *fs, fuse_ino_t ino, struct stat *st) {
         memset(st, 0, sizeof(*st));
         st->st_ino = ino;
         st->st_uid = fs->uid;
@@ -67,7 +111,21 @@ static void fill_attr(const struct tdfs *fs, fuse_ino_t ino, struct stat *st) {
                 st->st_mode = S_IFREG | fs->file_perm;
                 st->st_nlink = 1;
                 st->st_size = (off_t)len;
-                st->st_blocks = (blkcnt_t)(len / 512);
+                /* the bytes that are not known zeros, so that cp --sparse,
+                 * qemu-img and bmaptool skip the rest: the image's, plus
+                 * every chunk written (over data or not: an estimate, as
+                 * st_blocks is) */
+                st->st_blocks = (blkcnt_t)(TD_MIN(len, (ino == TDFS_INO_PART ? fs->part_data_bytes
+                                                                           : fs->disk_data_bytes) +
+                                                       td_overlay_chunks(fs->ov) * TD_OVERLAY_CHUNK) / 512);
+        } else if (ino == TDFS_INO_BMAP) {
+                struct tdfs_bmap *b = bmap_get(fs);
+
+                st->st_mode = S_IFREG | (fs->file_perm & 0444);
+                st->st_nlink = 1;
+                st->st_size = (off_t)b->len;
+                st->st_blocks = (blkcnt_t)TD_DIV_ROUND_UP(b->len, 512);
+                tdfs_bmap_unref(b);
         } else {
                 st->st_mode = S_IFDIR | 0755;
                 st->st_nlink = 2;
@@ -147,13 +205,16 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
                 ino = TDFS_INO_DISK;
         else if (strcmp(name, "part1.img") == 0)
                 ino = TDFS_INO_PART;
+        else if (strcmp(name, "disk.bmap") == 0)
+                ino = TDFS_INO_BMAP;
         else {
                 fuse_reply_err(req, ENOENT);
                 return;
         }
         e.ino = ino;
         e.generation = 1;
-        e.attr_timeout = e.entry_timeout = ATTR_TIMEOUT;
+        e.entry_timeout = ATTR_TIMEOUT;
+        e.attr_timeout = attr_timeout(ino);
         fill_attr(fs, ino, &e.attr);
         fuse_reply_entry(req, &e);
 }
@@ -169,7 +230,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
                 return;
         }
         fill_attr(fs, ino, &st);
-        fuse_reply_attr(req, &st, ATTR_TIMEOUT);
+        fuse_reply_attr(req, &st, attr_timeout(ino));
 }
 
 /* The size is fixed, and so are owner and mode; times are accepted and
@@ -199,7 +260,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
                 fuse_reply_err(req, EPERM);
                 return;
         }
-        fuse_reply_attr(req, &st, ATTR_TIMEOUT);
+        fuse_reply_attr(req, &st, attr_timeout(ino));
 }
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
@@ -209,6 +270,20 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
                 td_debug("open %s flags=%#o", ino_name(fs, ino), fi->flags);
         if (!ino_valid(fs, ino)) {
                 fuse_reply_err(req, ENOENT);
+                return;
+        }
+        if (ino == TDFS_INO_BMAP) {
+                /* this open reads the version of now, whatever is written
+                 * meanwhile; direct_io: reads are not cut at a size the
+                 * kernel cached for an older version */
+                if ((fi->flags & O_ACCMODE) != O_RDONLY) {
+                        fuse_reply_err(req, EACCES);
+                        return;
+                }
+                fi->fh = (uint64_t)(uintptr_t)bmap_get(fs);
+                fi->direct_io = 1;
+                fi->keep_cache = 0;
+                fuse_reply_open(req, fi);
                 return;
         }
         if (!is_file(fs, ino)) {
@@ -255,6 +330,15 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
         if (fs->debug)
                 td_debug("read %s off=%" PRIu64 " size=%zu", ino_name(fs, ino), (uint64_t)off, size);
+        if (ino == TDFS_INO_BMAP) {
+                const struct tdfs_bmap *b = (const struct tdfs_bmap *)(uintptr_t)fi->fh;
+
+                if (off < 0 || (uint64_t)off >= b->len)
+                        fuse_reply_buf(req, NULL, 0);
+                else
+                        fuse_reply_buf(req, b->text + off, TD_MIN(size, b->len - (size_t)off));
+                return;
+        }
         file_window(fs, ino, &start, &len);
         if (off < 0 || (uint64_t)off >= len || size == 0) {
                 fuse_reply_buf(req, NULL, 0);
@@ -306,6 +390,10 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
                 fuse_reply_err(req, EROFS);
                 return;
         }
+        if (ino == TDFS_INO_BMAP) {
+                fuse_reply_err(req, EBADF);     /* opened read-only */
+                return;
+        }
         file_window(fs, ino, &start, &len);
         if (off < 0) {
                 fuse_reply_err(req, EINVAL);
@@ -353,7 +441,65 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+        if (ino == TDFS_INO_BMAP)
+                tdfs_bmap_unref((struct tdfs_bmap *)(uintptr_t)fi->fh);
         fuse_reply_err(req, 0);
+}
+
+/* SEEK_DATA and SEEK_HOLE from the region table and the overlay: free
+ * space, holes and never-written chunks over them are holes, reported in
+ * whole 4 KiB blocks as a filesystem would (a hole shorter than a block, as
+ * after the 512-byte MBR, reads as data): bmaptool and cp count in blocks. */
+#define SEEK_BLOCK 4096u
+
+static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi) {
+        struct tdfs *fs = fs_of(req);
+        uint64_t start, len, at, res = 0;
+        bool found = false;
+
+        if (fs->debug)
+                td_debug("lseek %s off=%" PRId64 " whence=%d", ino_name(fs, ino), (int64_t)off, whence);
+        if (whence != SEEK_DATA && whence != SEEK_HOLE) {
+                fuse_reply_err(req, EINVAL);
+                return;
+        }
+        if (ino == TDFS_INO_BMAP) {
+                const struct tdfs_bmap *b = (const struct tdfs_bmap *)(uintptr_t)fi->fh;
+
+                if (off < 0 || (uint64_t)off >= b->len)
+                        fuse_reply_err(req, ENXIO);
+                else
+                        fuse_reply_lseek(req, whence == SEEK_DATA ? off : (off_t)b->len);
+                return;
+        }
+        file_window(fs, ino, &start, &len);
+        if (off < 0 || (uint64_t)off >= len) {
+                fuse_reply_err(req, ENXIO);
+                return;
+        }
+        for (at = (uint64_t)off; at < len && !found;) {
+                uint64_t n, hs, he;
+                bool zero;
+
+                td_overlay_extent(fs->ov, start + at, len - at, &n, &zero);
+                if (whence == SEEK_DATA && !zero) {
+                        res = TD_MAX((uint64_t)off, at & ~(uint64_t)(SEEK_BLOCK - 1));
+                        found = true;
+                } else if (whence == SEEK_HOLE && zero) {
+                        hs = TD_ROUND_UP(at, (uint64_t)SEEK_BLOCK);
+                        he = at + n;
+                        if (he == len || (he & ~(uint64_t)(SEEK_BLOCK - 1)) > hs) {
+                                res = TD_MIN(hs, len);
+                                found = true;
+                        }
+                }
+                at += n;
+        }
+        if (!found && whence == SEEK_DATA) {
+                fuse_reply_err(req, ENXIO);     /* only holes from off to the end */
+                return;
+        }
+        fuse_reply_lseek(req, (off_t)(found ? res : len));   /* the end is a hole */
 }
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
@@ -381,6 +527,7 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                 {"..", TDFS_INO_ROOT, S_IFDIR},
                 {"disk.img", TDFS_INO_DISK, S_IFREG},
                 {"part1.img", TDFS_INO_PART, S_IFREG},
+                {"disk.bmap", TDFS_INO_BMAP, S_IFREG},
         };
         char buf[512];
         size_t used = 0;
@@ -408,7 +555,7 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino) {
 
         sv.f_bsize = sv.f_frsize = 4096;
         sv.f_blocks = TD_DIV_ROUND_UP(fs->disk_bytes, 4096);
-        sv.f_files = fs->file_mode ? 1 : 3;
+        sv.f_files = fs->file_mode ? 1 : 4;
         sv.f_namemax = 255;
         if (fs->ro)
                 sv.f_flag |= ST_RDONLY;
@@ -430,5 +577,6 @@ const struct fuse_lowlevel_ops tdfs_ops = {
         .readdir = op_readdir,
         .releasedir = op_releasedir,
         .statfs = op_statfs,
+        .lseek = op_lseek,
         /* no getlk/setlk/flock: the kernel handles locks locally */
 };

@@ -11,12 +11,14 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 
+#include "bmap.h"
 #include "cli.h"
 #include "image.h"
 #include "progress.h"
 #include "td.h"
 
 static const char *arg_output;
+static const char *arg_bmap;
 static bool arg_dry_run;
 static struct td_image_opts arg_opts;
 
@@ -47,6 +49,7 @@ static void help(void)
                "it is never written.\n\n"
                "  -o, --output OUT         where to write the image\n"
                "  -n, --dry-run            build in memory, print the layout, read no file data\n"
+               "      --bmap FILE          also write the image's block map for bmaptool to FILE\n"
                "  -q, --quiet              errors only, no progress\n"
                "      --progress           show progress even when stderr is no terminal\n"
                "  -v, --verbose            more messages\n"
@@ -90,6 +93,35 @@ static void print_info(const struct td_image *img)
         printf("esp_offset: %" PRIu64 "\n", i.esp_offset);
         printf("esp_bytes: %" PRIu64 "\n", i.esp_bytes);
         printf("esp_uuid: %s\n", i.esp_uuid);
+}
+
+static void image_extent(void *ctx, uint64_t off, uint64_t max, uint64_t *len, bool *zero)
+{
+        td_image_extent(ctx, off, max, len, zero);
+}
+
+/* --bmap FILE: the block map of the image, from its region table. */
+static int write_bmap(struct td_image *img)
+{
+        size_t len;
+        uint64_t mapped;
+        _cleanup_free_ char *text = td_bmap_make(td_image_size(img), image_extent, img, &len, &mapped);
+        _cleanup_close_ int fd = -1;
+        char a[32], b[32];
+        int r;
+
+        fd = strcmp(arg_bmap, "-") == 0 ? dup(STDOUT_FILENO)
+                                        : open(arg_bmap, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return td_log_errno(-errno, "--bmap '%s'", arg_bmap);
+        r = td_pwrite_all(fd, text, len, 0);
+        if (r == -ESPIPE)
+                r = write(fd, text, len) == (ssize_t)len ? 0 : -errno;
+        if (r < 0 || close(TAKE_FD(fd)) < 0)
+                return td_log_errno(r < 0 ? r : -errno, "--bmap '%s': writing", arg_bmap);
+        td_log(TD_LOG_INFO, "'%s': block map: %s of %s mapped", arg_bmap,
+               td_format_size(mapped * TD_BMAP_BLOCK, a, sizeof(a)), td_format_size(td_image_size(img), b, sizeof(b)));
+        return 0;
 }
 
 static int write_image(struct td_image *img)
@@ -164,6 +196,7 @@ int main(int argc, char **argv)
         static const struct option own[] = {
                 { "output", required_argument, NULL, 'o' },
                 { "dry-run", no_argument, NULL, 'n' },
+                { "bmap", required_argument, NULL, 'B' },
                 { "quiet", no_argument, NULL, 'q' },
                 { "progress", no_argument, NULL, 'P' },
                 { "verbose", no_argument, NULL, 'v' },
@@ -182,6 +215,7 @@ int main(int argc, char **argv)
                 switch (c) {
                 case 'o': arg_output = optarg; break;
                 case 'n': arg_dry_run = true; break;
+                case 'B': arg_bmap = optarg; break;
                 case 'q': td_log_set_max_level(TD_LOG_ERR); quiet = true; break;
                 case 'P': progress = TD_PROGRESS_ON; break;
                 case 'v': td_log_set_max_level(TD_LOG_DEBUG); break;
@@ -203,6 +237,10 @@ int main(int argc, char **argv)
         }
         if (!arg_output && !arg_dry_run) {
                 fprintf(stderr, "treedisk-build: no output: give -o FILE, -o DEVICE, -o - or --dry-run\n");
+                return 2;
+        }
+        if (arg_bmap && arg_output && strcmp(arg_bmap, arg_output) == 0) {
+                td_err("--bmap and -o name the same file '%s': the block map goes beside the image", arg_bmap);
                 return 2;
         }
         if (td_cli_parse_env(&arg_opts) < 0 || td_image_opts_check(&arg_opts) < 0)
@@ -232,6 +270,8 @@ int main(int argc, char **argv)
                 print_info(img);
         else
                 r = write_image(img);
+        if (r >= 0 && arg_bmap)
+                r = write_bmap(img);
         td_image_free(img);
         free(arg_opts.uid_map);
         free(arg_opts.gid_map);

@@ -1128,6 +1128,11 @@ static bool fstab_has_entries(const struct td_node *n)
         return false;
 }
 
+void td_grub_set_time(struct td_grub *g, int64_t t)
+{
+        g->time = (struct timespec){ .tv_sec = (time_t)t };
+}
+
 int td_grub_add_fstab(struct td_tree *tree, const struct td_image_opts *o, const char *fs_uuid,
                       const char *esp_uuid)
 {

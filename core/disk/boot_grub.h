@@ -101,12 +101,18 @@ size_t td_grub_core_bytes(const struct td_grub *g);
  *      linux K root=UUID=<fs_uuid> ro console=tty0 console=ttyS0,115200 <cmdline>
  * Missing directories are created.  New nodes: owner 0:0, 0644 / 0755, times
  * SOURCE_DATE_EPOCH (o->source_date_epoch >= 0) or the time of
- * td_grub_prepare().  cmdline may be NULL; words holding quotes, backslashes
- * or control characters are refused (-EINVAL), GRUB's special characters are
+ * td_grub_prepare(), or td_grub_set_time()'s.  cmdline may be NULL; words
+ * holding quotes, backslashes or control characters are refused (-EINVAL),
+ * GRUB's special characters are
  * quoted so that the kernel sees cmdline as given.  No kernel under /boot:
  * -ENOENT with a clear message.  Updates tree->n_nodes. */
 int td_grub_add_files(struct td_grub *g, struct td_tree *tree, const char *fs_uuid,
                       const char *cmdline);
+
+/* The time of the nodes td_grub_add_files() makes (seconds since the
+ * epoch), in place of the one td_grub_prepare() took (SOURCE_DATE_EPOCH or
+ * now). */
+void td_grub_set_time(struct td_grub *g, int64_t t);
 
 /* --fstab: when the tree has no /etc/fstab, or an empty regular one, the
  * image gets "UUID=<fs_uuid> / <ext4|ext3|ext2> defaults 0 1" and, when

@@ -29,6 +29,7 @@ struct builder {
         struct td_tree *tree;
         struct td_node *lpf; /* lost+found we added, or NULL */
         blk64_t goal;        /* allocation cursor: files laid out in walk order */
+        const struct td_node *boot; /* /boot, built first (see td_ext4_build) */
         uint32_t next_ino;
         struct td_memstore *st;
         struct td_ext4_map *map;
@@ -321,7 +322,7 @@ static void inode_init(struct builder *b, struct td_node *n, struct ext2_inode_l
         in->i_extra_isize = sizeof(struct ext2_inode_large) - EXT2_GOOD_OLD_INODE_SIZE;
         /* atime is volatile: scanning the source updates it on symlinks
          * (readlink) whatever we do.  A reproducible build takes mtime. */
-        set_time(b, n, &in->i_atime, &in->i_atime_extra, p->clamp >= 0 ? n->mtime : n->atime);
+        set_time(b, n, &in->i_atime, &in->i_atime_extra, p->clamp >= 0 || p->atime_is_mtime ? n->mtime : n->atime);
         set_time(b, n, &in->i_mtime, &in->i_mtime_extra, n->mtime);
         set_time(b, n, &in->i_ctime, &in->i_ctime_extra, n->ctime);
         set_time(b, n, &in->i_crtime, &in->i_crtime_extra, n->ctime);
@@ -658,6 +659,17 @@ static int build_node(struct td_node *n, void *userdata)
         return r;
 }
 
+/* build_node for what is not under b->boot (built already). */
+static int build_rest(struct td_node *n, void *userdata)
+{
+        struct builder *b = userdata;
+
+        for (const struct td_node *p = n; p && b->boot; p = p->parent)
+                if (p == b->boot)
+                        return 0;
+        return build_node(n, userdata);
+}
+
 /* Numbers inodes in walk order. */
 static int number_node(struct td_node *n, void *userdata)
 {
@@ -900,7 +912,18 @@ int td_ext4_build(struct td_tree *t, const struct td_ext4_params *p, struct td_e
         r = td_tree_walk(t->root, check_links, &b);
         if (r < 0)
                 goto out;
-        r = td_tree_walk(t->root, build_node, &b);
+        /* /boot's files take the filesystem's lowest free blocks: a boot
+         * reads them first, and firmware that reads a disk over HTTP (iPXE)
+         * can reach only its first 2 GiB, whatever the disk's size. */
+        b.boot = td_node_child(t->root, "boot");
+        if (b.boot && (b.boot->link_to || !S_ISDIR(b.boot->mode)))
+                b.boot = NULL;
+        if (b.boot) {
+                r = td_tree_walk((struct td_node *)b.boot, build_node, &b);
+                if (r < 0)
+                        goto out;
+        }
+        r = td_tree_walk(t->root, build_rest, &b);
         if (r < 0)
                 goto out;
         r = finish_fs(&b);

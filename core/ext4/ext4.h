@@ -35,6 +35,8 @@ struct td_ext4_params {
         uint8_t hash_seed[16];
         int64_t now;          /* the filesystem's own timestamps */
         int64_t clamp;        /* SOURCE_DATE_EPOCH: clamp entry times; < 0: none */
+        bool atime_is_mtime;  /* a reproducible build: atime (volatile) = mtime;
+                               * also when clamp >= 0 */
         uint64_t meta_memory; /* metadata bytes kept in memory while building; more
                                * spills to a file (memio.h); 0: TD_EXT4_META_MEMORY */
 };

@@ -23,7 +23,7 @@ gid=$(run_as $WHO id -g)
 
 user_dir "$T/mnt"
 td_mount $WHO "$T/mnt" --seed mount "$T/src"
-[ "$(run_as $WHO ls -A "$T/mnt" | tr '\n' ' ')" = "disk.img part1.img " ] ||
+[ "$(run_as $WHO ls -A "$T/mnt" | tr '\n' ' ')" = "disk.bmap disk.img part1.img " ] ||
         fail "listing: $(run_as $WHO ls -A "$T/mnt")"
 [ "$(run_as $WHO stat -c '%s %u %g %a %F' "$T/mnt/disk.img")" = "$size $uid $gid 644 regular file" ] ||
         fail "disk.img: $(run_as $WHO stat -c '%s %u %g %a %F' "$T/mnt/disk.img"), want $size $uid $gid 644"
