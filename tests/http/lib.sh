@@ -9,6 +9,7 @@
 #                              background job) with SERVER_CONF included in
 #                              http {}, its files under $T/nginx-NAME; waits
 #                              until it answers; sets NGINX_PID
+#                              (access.log: request, status, body bytes, "Range")
 #   contrib_conf FILE SED...   contrib/nginx/FILE with the sed expressions applied
 
 requires nginx curl
@@ -35,7 +36,8 @@ nginx_start() {
                 echo "pid $d/nginx.pid; error_log $d/error.log info;"
                 echo "events { worker_connections 256; }"
                 echo "http {"
-                echo "  access_log $d/access.log;"
+                echo "  log_format td '\$request \$status \$body_bytes_sent \"\$http_range\"';"
+                echo "  access_log $d/access.log td;"
                 for t in client_body proxy fastcgi uwsgi scgi; do echo "  ${t}_temp_path $d/tmp/$t;"; done
                 echo "  include $server;"
                 echo "}"
