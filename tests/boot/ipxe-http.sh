@@ -24,7 +24,7 @@ boot_fixture
 td_tmpdir
 rc=0
 bad() { log "$*"; rc=1; }
-INITRD_MARKER=TREEDISK-INITRAMFS-OK
+INITRD_MARKER=$BOOT_INITRD_MARKER
 
 user_dir "$T/u"
 as_user mkdir "$T/u/mnt"
@@ -37,30 +37,6 @@ contrib_conf treedisk-origin.conf "s|listen 127.0.0.1:8080;|listen 127.0.0.1:$po
         "s|root /srv/treedisk;|root $T/www;|" >"$T/origin.conf"
 nginx_start origin "$T/origin.conf" "$TD_USER" "$TD_GROUP"
 printf '#!ipxe\nsanboot http://10.0.2.100/latest/disk.img\n' >"$T/tftp/boot.ipxe"
-
-# qemu as WHO (user|root) until ERE is on the console (then killed); sets
-# SECS, the seconds from qemu's start to ERE
-boot_until() { # WHO LOG ERE QEMU_ARGS...
-        local logf=$2 ere=$3 pid start
-        exec_prefix "$1"
-        shift 3
-        start=$(date +%s.%N)
-        "${PRE[@]}" timeout -k 5 "$BOOT_TIMEOUT" qemu-system-x86_64 -accel "$(boot_accel)" -m 512 -no-reboot \
-                -display none -serial stdio -monitor none "$@" </dev/null >"$logf" 2>&1 &
-        pid=$!
-        while kill -0 "$pid" 2>/dev/null; do
-                tr -d '\r' <"$logf" >"$logf.txt"
-                grep -qE -- "$ere" "$logf.txt" && break
-                sleep 0.2
-        done
-        SECS=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-        tr -d '\r' <"$logf" >"$logf.txt"
-        grep -qE -- "$ere" "$logf.txt" && return 0
-        tail -n 30 "$logf.txt" | sed 's/^/  console: /' >&2
-        return 1
-}
 
 boot_until root "$T/ipxe.log" "^$INITRD_MARKER" -boot n \
         -netdev "user,id=n0,restrict=on,tftp=$T/tftp,bootfile=boot.ipxe,guestfwd=tcp:10.0.2.100:80-tcp:127.0.0.1:$port" \

@@ -21,12 +21,18 @@
 #   boot_value LOG KEY         the "KEY: ..." line the fixture's init printed
 #                              (firmware: efi|bios, secureboot: ...)
 #   boot_as_user FUNC ARGS...  one of the boot_qemu* functions, run as $TD_USER
+#   boot_until WHO LOG ERE QEMU_ARGS...  qemu (BIOS; no disk or -boot of its
+#                              own: give them) as WHO (user|root; needs
+#                              tests/fuse/lib.sh) until ERE is on the serial
+#                              console, then killed; SECS: seconds to ERE
 #
 # BOOT_TIMEOUT (seconds, default 240) bounds one boot.  KVM is used when
 # /dev/kvm is usable and the CPU has vmx/svm; else TCG (see DESIGN.md: the
 # /dev/kvm of some machines is no hardware KVM and hangs a Debian kernel).
 
 BOOT_MARKER=TREEDISK-BOOT-OK
+# printed by the fixture's initramfs as it starts (before it looks for the root)
+BOOT_INITRD_MARKER=TREEDISK-INITRAMFS-OK
 BOOT_TIMEOUT=${BOOT_TIMEOUT:-240}
 GRUB_DIR=${TD_GRUB_DIR:-/usr/lib/grub/i386-pc}
 GRUB_EFI_DIR=${TD_GRUB_EFI_DIR:-/usr/lib/grub/x86_64-efi}
@@ -208,4 +214,28 @@ boot_as_user() {
         as_user bash -c "$(declare -f log boot_accel boot_qemu boot_qemu_ovmf boot_qemu_refused _boot_firmware)
 $(declare -p BOOT_MARKER BOOT_TIMEOUT TEST_NAME OVMF_DIR)
 \"\$@\"" boot_as_user "$@"
+}
+
+# qemu as WHO (user|root) until ERE is on the console (then killed); sets
+# SECS, the seconds from qemu's start to ERE
+boot_until() { # WHO LOG ERE QEMU_ARGS...
+        local logf=$2 ere=$3 pid start
+        exec_prefix "$1"
+        shift 3
+        start=$(date +%s.%N)
+        "${PRE[@]}" timeout -k 5 "$BOOT_TIMEOUT" qemu-system-x86_64 -accel "$(boot_accel)" -m 512 -no-reboot \
+                -display none -serial stdio -monitor none "$@" </dev/null >"$logf" 2>&1 &
+        pid=$!
+        while kill -0 "$pid" 2>/dev/null; do
+                tr -d '\r' <"$logf" >"$logf.txt"
+                grep -qE -- "$ere" "$logf.txt" && break
+                sleep 0.2
+        done
+        SECS=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+        tr -d '\r' <"$logf" >"$logf.txt"
+        grep -qE -- "$ere" "$logf.txt" && return 0
+        tail -n 30 "$logf.txt" | sed 's/^/  console: /' >&2
+        return 1
 }
