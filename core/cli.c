@@ -227,3 +227,27 @@ struct option *td_cli_merge_options(const struct option *own)
         return all;
 }
 
+int td_cli_overlay_abspath(const char *path, const char *what, char **ret)
+{
+        _cleanup_free_ char *abs = realpath(path, NULL);
+        _cleanup_free_ char *parent = NULL, *dir = NULL;
+        const char *slash;
+
+        if (abs) {
+                *ret = TAKE_PTR(abs);
+                return 0;
+        }
+        /* FILE need not exist yet: resolve its directory */
+        slash = strrchr(path, '/');
+        parent = slash ? td_strndup(path, (size_t)(slash - path + 1)) : td_strdup(".");
+        dir = realpath(parent, NULL);
+        if (!dir)
+                return td_log_errno(-errno, "%s '%s': its directory", what, path);
+        *ret = td_asprintf("%s/%s", dir, slash ? slash + 1 : path);
+        return 0;
+}
+
+char *td_cli_overlay_seed(const char *abs_path)
+{
+        return td_asprintf("treedisk-overlay:%s", abs_path);
+}

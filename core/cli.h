@@ -56,3 +56,21 @@ struct option *td_cli_merge_options(const struct option *own);
 /* --owner ('o'), --uid-map ('u'), --gid-map ('g'): implemented with the
  * ownership code (owner.c).  Returns 1 or a negative errno (logged). */
 int td_cli_parse_owner_option(char which, const char *arg, struct td_image_opts *opts);
+
+/* A persistent overlay (treedisk --overlay FILE, nbdkit treedisk overlay=FILE)
+ * belongs to one image: without --seed or --uuid the image's ids derive from
+ * the overlay's absolute path, so that the next start with the same FILE,
+ * through either front end, builds the same image and the overlay's identity
+ * check passes.
+ *
+ * td_cli_overlay_abspath: FILE made absolute without following a last
+ * component that does not exist yet (its directory must exist; symlinks in
+ * the directory are resolved).  *ret: malloc'ed, the caller frees it.
+ * Returns 0, or a negative errno after one logged line naming the option
+ * as `what` says it ("--overlay", "overlay") and FILE.
+ *
+ * td_cli_overlay_seed: the seed string for such an absolute path,
+ * "treedisk-overlay:" followed by it (malloc'ed; never NULL).  Stable across
+ * releases: it decides the image's bytes. */
+int td_cli_overlay_abspath(const char *path, const char *what, char **ret);
+char *td_cli_overlay_seed(const char *abs_path);

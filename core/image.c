@@ -481,6 +481,9 @@ int td_image_build(const struct td_image_opts *opts, struct td_image **ret)
         if (opts->exclude_mountpoint && stat(opts->exclude_mountpoint, &xst) == 0)
                 scan.exclude[scan.n_exclude++] = (typeof(scan.exclude[0])){
                         xst.st_dev, xst.st_ino, "the mountpoint" };
+        if (opts->exclude_overlay && stat(opts->exclude_overlay, &xst) == 0 && S_ISREG(xst.st_mode))
+                scan.exclude[scan.n_exclude++] = (typeof(scan.exclude[0])){
+                        xst.st_dev, xst.st_ino, "the overlay file" };
 
         img->opts = *opts;
         r = check_boot_opts(opts, &img->spec);

@@ -65,10 +65,12 @@ struct td_image_opts {
         uint64_t device_bytes;
 
         /* Paths a directory SOURCE's scan leaves out, when they exist inside
-         * it: the output file (treedisk-build) and the mountpoint (treedisk).
+         * it: the output file (treedisk-build), the mountpoint (treedisk) and
+         * the overlay file (treedisk --overlay, nbdkit overlay=).
          * NULL: none. */
         const char *exclude_output;
         const char *exclude_mountpoint;
+        const char *exclude_overlay;  /* a persistent overlay file (written while served) */
 };
 
 void td_image_opts_init(struct td_image_opts *o);

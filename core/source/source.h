@@ -34,9 +34,10 @@ struct td_scan_opts {
         bool skip_unreadable; /* warn and leave out unreadable entries instead of failing */
         unsigned max_open_fds; /* bound of the fd cache; 0: derived from RLIMIT_NOFILE */
         /* Entries a directory scan leaves out, by identity, with a note: the
-         * image's own output file and the mountpoint, when they lie inside
-         * SOURCE (as tar leaves out its own archive).  why[i] says what. */
-        struct { dev_t dev; ino_t ino; const char *why; } exclude[2];
+         * image's own output file, the mountpoint and the overlay file, when
+         * they lie inside SOURCE (as tar leaves out its own archive).  why[i]
+         * says what. */
+        struct { dev_t dev; ino_t ino; const char *why; } exclude[3];
         size_t n_exclude;
 };
 

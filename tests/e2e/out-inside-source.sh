@@ -3,7 +3,8 @@
 # OUT or the mountpoint inside SOURCE (issue 13): treedisk-build SRC -o
 # SRC/out.img run twice (the second scan finds the first image) and treedisk
 # SRC SRC/mnt leave the image file and the mountpoint out of the image with
-# a note naming them; the rest of the tree is there.  Read back with
+# a note naming them, and so does treedisk --overlay SRC/FILE with the
+# overlay (a second mount reuses it); the rest of the tree is there.  Read back with
 # debugfs; the FUSE part as the unprivileged user.
 . "$(dirname "$0")/../lib/common.sh"
 require_builder
@@ -41,6 +42,26 @@ if [ -x "$TREEDISK" ] && command -v fusermount3 >/dev/null && { ! is_root || [ "
                 bad "the FUSE image holds /mnt, its own mountpoint"
         fi
         [ "$(debugfs -R 'cat /etc/kept' "$(P "$T/u/fuse.img")" 2>/dev/null)" = kept ] || bad "FUSE: /etc/kept missing"
+        # --overlay FILE inside SOURCE: left out, so the next mount (same
+        # image) reuses it instead of refusing it as another image's
+        for i in 1 2; do
+                as_user "$TREEDISK" --overlay "$S/writes.ovl" "$S" "$S/mnt" 2>"$T/fuse.err" ||
+                        { bad "mount $i with --overlay inside SOURCE failed: $(cat "$T/fuse.err")"; break; }
+                if [ $i = 1 ]; then
+                        as_user sh -c "printf written | dd of='$S/mnt/disk.img' bs=1 seek=4096 conv=notrunc status=none"
+                else
+                        [ "$(as_user dd if="$S/mnt/disk.img" bs=1 skip=4096 count=7 status=none)" = written ] ||
+                                bad "mount 2: the write of mount 1 is not there"
+                        grep -q "'$S/writes.ovl': left out of the image: it is the overlay file" "$T/fuse.err" ||
+                                bad "treedisk does not say it left the overlay out: $(cat "$T/fuse.err")"
+                fi
+                as_user fusermount3 -u "$S/mnt"
+                # the daemon commits and unlocks the overlay as it exits
+                for ((w = 0; w < 100; w++)); do
+                        pgrep -f -- "--overlay $S/writes.ovl" >/dev/null || break
+                        sleep 0.1
+                done
+        done
 else
         log "note: no FUSE here: the mountpoint case is left out"
 fi
