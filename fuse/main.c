@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* treedisk: FUSE daemon.  treedisk [OPTIONS] SOURCE MOUNTPOINT
+ *                          treedisk [OPTIONS] --catalog DIR MOUNTPOINT
  *
  * Order of things: parse, build the image (errors exit non-zero, nothing is
  * mounted), open the overlay (a foreign one is refused before mounting),
  * mount, daemonize (the parent returns once the mount exists, so a script
  * may use the files at once), serve with a multithreaded loop, unmount on
- * SIGTERM/SIGINT/SIGHUP or fusermount3 -u, commit the overlay. */
+ * SIGTERM/SIGINT/SIGHUP or fusermount3 -u, commit the overlay.  With
+ * --catalog nothing is built before mounting: fuse/catalog.c builds each
+ * entry's image on first use. */
 #include "treedisk.h"
 
 #include <fcntl.h>
@@ -26,6 +29,8 @@ enum {
         OPT_OVERLAY = 0x100,
         OPT_FILE_MODE,
         OPT_OVERLAY_MEMORY,
+        OPT_CATALOG,
+        OPT_IDLE_TIMEOUT,
 };
 
 static bool arg_foreground;
@@ -35,15 +40,21 @@ static const char *arg_overlay;
 static bool arg_overlay_memory;
 static int arg_file_mode = -1;       /* --file-mode; -1: from the tree */
 static const char *arg_source;
+static const char *arg_catalog;      /* --catalog DIR, in place of SOURCE */
+static unsigned arg_idle_timeout = 600; /* --idle-timeout, seconds; 0: never */
 static const char *arg_mountpoint;
 static char *arg_fuse_opts;          /* -o words passed on to FUSE, comma-separated */
 
 static void help(void) {
         printf("Usage: %s [OPTIONS] SOURCE MOUNTPOINT\n"
+               "       %s [OPTIONS] --catalog DIR MOUNTPOINT\n"
                "Show SOURCE (a directory tree, squashfs image, tar archive or OCI image\nlayout DIR[:REF]) as a disk image:\n"
                "MOUNTPOINT/disk.img is the whole disk, MOUNTPOINT/part1.img its\n"
                "filesystem, MOUNTPOINT/disk.bmap the disk's block map for bmaptool.\n"
                "If MOUNTPOINT is a regular file, it becomes the disk.\n"
+               "With --catalog, every entry NAME of DIR (what SOURCE accepts) shows as\n"
+               "MOUNTPOINT/NAME/ holding these files, built on first use; a symlink\n"
+               "in DIR naming an entry shows as that symlink.\n"
                "Writes go to a copy-on-write overlay; SOURCE is never written.\n"
                "\n"
                "Daemon options:\n"
@@ -59,6 +70,11 @@ static void help(void) {
                "                           $TMPDIR (/var/tmp), dropped at unmount\n"
                "  --overlay-memory         keep writes in memory instead (they count\n"
                "                           against the host's RAM)\n"
+               "  --catalog DIR            serve every entry of DIR (in place of SOURCE);\n"
+               "                           without --seed, entry NAME's seed is\n"
+               "                           \"treedisk-catalog:NAME\"\n"
+               "  --idle-timeout SECONDS   with --catalog: free an image unused and never\n"
+               "                           written for that long (default 600; 0: never)\n"
                "  -h, --help               this help\n"
                "  -V, --version            the version\n"
                "\n"
@@ -66,7 +82,7 @@ static void help(void) {
                "%s"
                "\n"
                "Unmount with: fusermount3 -u MOUNTPOINT (or SIGTERM).\n",
-               TD_PROG, td_cli_image_help);
+               TD_PROG, TD_PROG, td_cli_image_help);
 }
 
 static void add_fuse_opt(const char *o) {
@@ -106,6 +122,8 @@ static int parse_argv(int argc, char **argv, struct td_image_opts *opts) {
                 {"overlay", required_argument, NULL, OPT_OVERLAY},
                 {"file-mode", required_argument, NULL, OPT_FILE_MODE},
                 {"overlay-memory", no_argument, NULL, OPT_OVERLAY_MEMORY},
+                {"catalog", required_argument, NULL, OPT_CATALOG},
+                {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
                 {0},
         };
         _cleanup_free_ struct option *options = td_cli_merge_options(own);
@@ -136,6 +154,21 @@ static int parse_argv(int argc, char **argv, struct td_image_opts *opts) {
                 case OPT_OVERLAY_MEMORY:
                         arg_overlay_memory = true;
                         break;
+                case OPT_CATALOG:
+                        arg_catalog = optarg;
+                        break;
+                case OPT_IDLE_TIMEOUT: {
+                        char *end;
+                        unsigned long v;
+
+                        errno = 0;
+                        v = strtoul(optarg, &end, 10);
+                        if (errno || end == optarg || *end || optarg[0] == '-' || v > 100u * 365 * 86400)
+                                return td_log_error(-EINVAL, "--idle-timeout '%s': a number of seconds "
+                                                    "(0: never)", optarg);
+                        arg_idle_timeout = (unsigned)v;
+                        break;
+                }
                 case OPT_FILE_MODE: {
                         char *end;
                         unsigned long m;
@@ -158,12 +191,23 @@ static int parse_argv(int argc, char **argv, struct td_image_opts *opts) {
                                 return td_log_error(-EINVAL, "unhandled option");
                 }
         }
-        if (argc - optind != 2) {
-                td_err("need SOURCE and MOUNTPOINT (see --help)");
-                return -EINVAL;
+        if (arg_catalog) {
+                if (argc - optind != 1) {
+                        td_err("--catalog DIR takes the place of SOURCE: need only MOUNTPOINT (see --help)");
+                        return -EINVAL;
+                }
+                if (arg_overlay)
+                        return td_log_error(-EINVAL, "--overlay FILE cannot be used with --catalog (one "
+                                            "overlay per image: the default, or --overlay-memory)");
+                arg_mountpoint = argv[optind];
+        } else {
+                if (argc - optind != 2) {
+                        td_err("need SOURCE and MOUNTPOINT (see --help)");
+                        return -EINVAL;
+                }
+                arg_source = argv[optind];
+                arg_mountpoint = argv[optind + 1];
         }
-        arg_source = argv[optind];
-        arg_mountpoint = argv[optind + 1];
         if (arg_debug)
                 arg_foreground = true;
         return 1;
@@ -192,12 +236,42 @@ static void fuse_log_to_td(enum fuse_log_level level, const char *fmt, va_list a
         len = 0;
 }
 
-static int base_pread(void *ctx, void *buf, size_t len, uint64_t off) {
-        return td_image_pread(ctx, buf, len, off);
-}
+/* Builds SOURCE's image before mounting (errors exit non-zero, nothing is
+ * mounted).  Returns 0 or a negative errno (logged). */
+static int build_single(struct td_image_opts *opts, struct tdfs *fs, double *build_s) {
+        _cleanup_free_ char *seed_from_overlay = NULL;
+        struct td_image *img = NULL;
+        struct timespec t0, t1;
+        int r;
 
-static void base_extent(void *ctx, uint64_t off, uint64_t max, uint64_t *len, bool *zero) {
-        td_image_extent(ctx, off, max, len, zero);
+        if (arg_overlay && !opts->seed && !opts->uuid) {
+                /* A persistent overlay belongs to one image: without --seed,
+                 * derive the ids from the overlay's absolute path, so that the
+                 * next mount with the same overlay builds the same image. */
+                _cleanup_free_ char *abs = NULL;
+
+                r = td_cli_overlay_abspath(arg_overlay, "--overlay", &abs);
+                if (r < 0)
+                        return r;
+                seed_from_overlay = td_cli_overlay_seed(abs);
+                opts->seed = seed_from_overlay;
+        }
+        opts->exclude_overlay = arg_overlay;   /* written while served: never part of the image */
+        td_progress_init(TD_PROGRESS_AUTO);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        r = td_image_build(opts, &img);
+        if (seed_from_overlay)
+                opts->seed = NULL;      /* not kept past this function */
+        if (r < 0)
+                return r;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        *build_s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        return tdfs_image_new(img, &(struct tdfs_image_params){
+                                   .overlay_path = arg_overlay,
+                                   .overlay_memory = arg_overlay_memory,
+                                   .file_mode = arg_file_mode,
+                                   .ro = arg_ro,
+                           }, &fs->image);
 }
 
 int main(int argc, char **argv) {
@@ -205,10 +279,10 @@ int main(int argc, char **argv) {
         struct tdfs fs = {0};
         struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
         struct fuse_loop_config *loop = NULL;
-        _cleanup_free_ char *source = NULL, *mountpoint = NULL, *fuse_o = NULL, *seed_from_overlay = NULL;
+        _cleanup_free_ char *source = NULL, *mountpoint = NULL, *fuse_o = NULL;
         struct stat st;
-        bool mounted = false, handlers = false;
-        struct timespec build_t0, build_t1;
+        bool mounted = false, handlers = false, key = false;
+        double build_s = 0;
         int r, ret = 1;
 
         td_image_opts_init(&opts);
@@ -218,13 +292,17 @@ int main(int argc, char **argv) {
                 return r < 0 ? 2 : 0;
         if (td_cli_parse_env(&opts) < 0 || td_image_opts_check(&opts) < 0)
                 return 2;
+        if (arg_overlay && arg_overlay_memory) {
+                td_err("--overlay FILE and --overlay-memory: choose one");
+                return 2;
+        }
         if (arg_debug)
                 td_log_set_max_level(TD_LOG_DEBUG);
 
         /* Absolute paths: the daemon's cwd becomes "/". */
-        source = td_source_abspath(arg_source);
+        source = arg_catalog ? realpath(arg_catalog, NULL) : td_source_abspath(arg_source);
         if (!source) {
-                td_log_errno(-errno, "'%s'", arg_source);
+                td_log_errno(-errno, "%s'%s'", arg_catalog ? "--catalog " : "", arg_catalog ? arg_catalog : arg_source);
                 return 1;
         }
         opts.source = source;
@@ -233,113 +311,40 @@ int main(int argc, char **argv) {
                 td_log_errno(-errno, "mountpoint '%s'", arg_mountpoint);
                 return 1;
         }
-        if (S_ISREG(st.st_mode))
+        if (S_ISREG(st.st_mode) && !arg_catalog)
                 fs.file_mode = true;
         else if (!S_ISDIR(st.st_mode)) {
-                td_err("mountpoint '%s' is neither a directory nor a regular file", arg_mountpoint);
+                td_err("mountpoint '%s' is %s", arg_mountpoint,
+                       arg_catalog ? "not a directory (--catalog needs one)" : "neither a directory nor a regular file");
                 return 1;
         }
-
-        if (arg_overlay && !opts.seed && !opts.uuid) {
-                /* A persistent overlay belongs to one image: without --seed,
-                 * derive the ids from the overlay's absolute path, so that the
-                 * next mount with the same overlay builds the same image. */
-                _cleanup_free_ char *abs = realpath(arg_overlay, NULL);
-                _cleanup_free_ char *dir = NULL;
-
-                if (!abs) {
-                        const char *slash = strrchr(arg_overlay, '/');
-                        _cleanup_free_ char *parent = slash ? strndup(arg_overlay, (size_t)(slash - arg_overlay + 1))
-                                                            : td_strdup(".");
-
-                        dir = parent ? realpath(parent, NULL) : NULL;
-                        if (!dir) {
-                                td_log_errno(-errno, "--overlay '%s': its directory", arg_overlay);
-                                return 1;
-                        }
-                        abs = td_asprintf("%s/%s", dir, slash ? slash + 1 : arg_overlay);
-                }
-                seed_from_overlay = td_asprintf("treedisk-overlay:%s", abs);
-                opts.seed = seed_from_overlay;
-        }
-
         opts.exclude_mountpoint = mountpoint;
-        td_progress_init(TD_PROGRESS_AUTO);
-        clock_gettime(CLOCK_MONOTONIC, &build_t0);
-        r = td_image_build(&opts, &fs.img);
-        if (r < 0)
-                goto out;
-        clock_gettime(CLOCK_MONOTONIC, &build_t1);
-        fs.disk_bytes = td_image_size(fs.img);
-        fs.part_offset = td_image_part_offset(fs.img);
-        fs.part_bytes = td_image_part_size(fs.img);
         fs.ro = arg_ro;
-        {
-                /* The image holds every byte of the tree: it exposes no
-                 * more than the tree does (man treedisk, SECURITY). */
-                struct td_image_info info;
-
-                td_image_get_info(fs.img, &info);
-                fs.file_perm = info.private ? 0600 : 0644;
-                if (arg_file_mode >= 0) {
-                        if (info.private && (arg_file_mode & 066))
-                                td_warn("--file-mode %04o lets others read the image, which holds entries "
-                                        "not everyone may read in the tree, e.g. '%s'", arg_file_mode,
-                                        info.private_example);
-                        fs.file_perm = (mode_t)arg_file_mode;
-                } else if (info.private) {
-                        td_log(TD_LOG_NOTICE, "disk.img is readable by its owner only (0600): the tree "
-                               "holds entries not everyone may read, e.g. '%s' (--file-mode opens it up)",
-                               info.private_example);
-                }
-                if (fs.ro)
-                        fs.file_perm &= ~(mode_t)0222;
-        }
         fs.debug = arg_debug;
         fs.mountpoint = mountpoint;
-        pthread_mutex_init(&fs.bmap_lock, NULL);
+        fs.uid = getuid();
+        fs.gid = getgid();
+
+        if (arg_catalog) {
+                /* concurrent builds share no progress line */
+                td_progress_init(TD_PROGRESS_OFF);
+                opts.source = NULL;     /* set per entry */
+                r = tdfs_catalog_new(&(struct tdfs_catalog_params){
+                                             .dir = source,
+                                             .opts = &opts,
+                                             .image = { .overlay_memory = arg_overlay_memory,
+                                                        .file_mode = arg_file_mode, .ro = arg_ro },
+                                             .idle_timeout_s = arg_idle_timeout,
+                                     }, &fs.cat);
+        } else
+                r = build_single(&opts, &fs, &build_s);
+        if (r < 0)
+                goto out;
         if (pthread_key_create(&fs.buf_key, free) != 0) {
                 td_err("out of memory");
                 goto out;
         }
-        fs.uid = getuid();
-        fs.gid = getgid();
-        {
-                struct td_image_info info;
-
-                td_image_get_info(fs.img, &info);
-                /* Stable across mounts of the same image (HTTP caches key on
-                 * it: nginx's ETag and Last-Modified); a new image, e.g. with
-                 * random ids, gets the time it was built. */
-                fs.time = (struct timespec){ .tv_sec = (time_t)info.time };
-        }
-        fs.disk_data_bytes = td_image_data_bytes(fs.img, 0, fs.disk_bytes);
-        fs.part_data_bytes = td_image_data_bytes(fs.img, fs.part_offset, fs.part_bytes);
-
-        struct td_overlay_params op = {
-                .size_bytes = fs.disk_bytes,
-                .base_pread = base_pread,
-                .base_extent = base_extent,
-                .base_ctx = fs.img,
-        };
-        char desc[TD_OVERLAY_DESC_MAX];
-        if (arg_overlay) {
-                r = td_image_identity(fs.img, op.id, desc, sizeof(desc));
-                if (r < 0) {
-                        td_log_errno(r, "cannot read the image to identify it for the overlay");
-                        goto out;
-                }
-                op.desc = desc;
-        }
-        if (arg_overlay && arg_overlay_memory) {
-                td_err("--overlay FILE and --overlay-memory: choose one");
-                ret = 2;
-                goto out;
-        }
-        op.memory = arg_overlay_memory;
-        r = td_overlay_open(arg_overlay, &op, &fs.ov);
-        if (r < 0)
-                goto out;
+        key = true;
 
         /* FUSE's arguments: argv[0] and -o. */
         fuse_o = td_asprintf("max_read=%u,default_permissions,fsname=treedisk,subtype=treedisk%s%s%s",
@@ -367,18 +372,26 @@ int main(int argc, char **argv) {
                 goto out;
         }
         mounted = true;
-        {
+        if (fs.cat) {
+                tdfs_catalog_set_session(fs.cat, fs.se);
+                if (arg_idle_timeout > 0)
+                        td_log(TD_LOG_NOTICE, "catalog '%s' on %s%s: images built on first use, freed "
+                               "after %u s unused", source, mountpoint, arg_ro ? ", read-only" : "",
+                               arg_idle_timeout);
+                else
+                        td_log(TD_LOG_NOTICE, "catalog '%s' on %s%s: images built on first use, never freed",
+                               source, mountpoint, arg_ro ? ", read-only" : "");
+        } else {
                 /* once, to stderr or syslog: what the build took and made */
                 struct td_image_info info;
                 char sz[32], meta[32];
 
-                td_image_get_info(fs.img, &info);
+                td_image_get_info(fs.image->img, &info);
                 td_log(TD_LOG_NOTICE, "'%s': %s disk ready on %s%s (built in %.2f s: %" PRIu64 " inodes, "
                        "%zu files with data, %s of metadata %s)", source,
-                       td_format_size(fs.disk_bytes, sz, sizeof(sz)), mountpoint, fs.ro ? ", read-only" : "",
-                       (double)(build_t1.tv_sec - build_t0.tv_sec) +
-                       (double)(build_t1.tv_nsec - build_t0.tv_nsec) / 1e9,
-                       info.inodes_used, info.n_files, td_format_size(info.meta_bytes, meta, sizeof(meta)),
+                       td_format_size(fs.image->disk_bytes, sz, sizeof(sz)), mountpoint,
+                       arg_ro ? ", read-only" : "", build_s, info.inodes_used, info.n_files,
+                       td_format_size(info.meta_bytes, meta, sizeof(meta)),
                        info.meta_spilled ? "in an unlinked file under $TMPDIR" : "in memory");
         }
 
@@ -412,20 +425,25 @@ out:
                         fuse_remove_signal_handlers(fs.se);
                 if (mounted)
                         fuse_session_unmount(fs.se);
-                fuse_session_destroy(fs.se);
         }
-        if (fs.ov && td_overlay_sync(fs.ov) < 0)
-                ret = 1;
-        if (fs.ov && !td_overlay_is_empty(fs.ov))
-                td_log(TD_LOG_NOTICE, "overlay: %" PRIu64 " KiB written to the image%s",
-                       td_overlay_chunks(fs.ov) * (TD_OVERLAY_CHUNK / 1024),
-                       arg_overlay ? " (kept in the overlay file)" : " (dropped)");
+        /* before the session goes: the catalog's reaper may still use it */
+        tdfs_catalog_free(fs.cat);
+        if (fs.se)
+                fuse_session_destroy(fs.se);
+        if (fs.image) {
+                if (td_overlay_sync(fs.image->ov) < 0)
+                        ret = 1;
+                if (!td_overlay_is_empty(fs.image->ov))
+                        td_log(TD_LOG_NOTICE, "overlay: %" PRIu64 " KiB written to the image%s",
+                               td_overlay_chunks(fs.image->ov) * (TD_OVERLAY_CHUNK / 1024),
+                               arg_overlay ? " (kept in the overlay file)" : " (dropped)");
+        }
         if (loop)
                 fuse_loop_cfg_destroy(loop);
         fuse_opt_free_args(&args);
-        tdfs_bmap_unref(fs.bmap);
-        td_overlay_free(fs.ov);
-        td_image_free(fs.img);
+        tdfs_image_free(fs.image);
+        if (key)
+                pthread_key_delete(fs.buf_key);
         free(arg_fuse_opts);
         free(opts.uid_map);
         free(opts.gid_map);

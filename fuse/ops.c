@@ -25,103 +25,121 @@
 #include "bmap.h"
 #include "td.h"
 
-/* Long timeouts: nothing about these inodes ever changes. */
+/* Long timeouts: nothing about an image's inodes ever changes.  Names in
+ * a catalog's root are looked up again every time (timeouts 0). */
 #define ATTR_TIMEOUT 86400.0
 
 static struct tdfs *fs_of(fuse_req_t req) {
         return fuse_req_userdata(req);
 }
 
-static bool is_file(const struct tdfs *fs, fuse_ino_t ino) {
-        return fs->file_mode ? ino == TDFS_INO_ROOT : ino == TDFS_INO_DISK || ino == TDFS_INO_PART;
+static bool kind_is_file(enum tdfs_kind k) {
+        return k == TDFS_KIND_DISK || k == TDFS_KIND_PART;
 }
 
-static const char *ino_name(const struct tdfs *fs, fuse_ino_t ino) {
+static bool kind_has_image(enum tdfs_kind k) {
+        return kind_is_file(k) || k == TDFS_KIND_BMAP;
+}
+
+/* Resolves ino in either mode.  need_image: build a catalog image first
+ * (files only).  n->gen is referenced in a catalog: put_node() it. */
+static int resolve(struct tdfs *fs, fuse_ino_t ino, bool need_image, struct tdfs_node *n) {
+        if (fs->cat)
+                return tdfs_catalog_resolve(fs->cat, ino, need_image, n);
+        *n = (struct tdfs_node){ .im = fs->image };
         if (ino == TDFS_INO_ROOT)
-                return fs->file_mode ? "(disk)" : "/";
-        return ino == TDFS_INO_DISK ? "disk.img" : ino == TDFS_INO_PART ? "part1.img" :
-               ino == TDFS_INO_BMAP ? "disk.bmap" : "?";
+                n->kind = fs->file_mode ? TDFS_KIND_DISK : TDFS_KIND_ROOT;
+        else if (fs->file_mode)
+                return -ENOENT;
+        else if (ino == TDFS_INO_DISK)
+                n->kind = TDFS_KIND_DISK;
+        else if (ino == TDFS_INO_PART)
+                n->kind = TDFS_KIND_PART;
+        else if (ino == TDFS_INO_BMAP)
+                n->kind = TDFS_KIND_BMAP;
+        else
+                return -ENOENT;
+        return 0;
+}
+
+static void put_node(struct tdfs *fs, struct tdfs_node *n) {
+        if (fs->cat)
+                tdfs_catalog_put(fs->cat, TAKE_PTR(n->gen));
+}
+
+/* The inode of kind beside n (the same generation in a catalog). */
+static fuse_ino_t ino_of(const struct tdfs *fs, const struct tdfs_gen *gen, enum tdfs_kind kind) {
+        if (fs->cat)
+                return tdfs_catalog_ino(gen, kind);
+        if (fs->file_mode)
+                return TDFS_INO_ROOT;
+        return kind == TDFS_KIND_DISK ? TDFS_INO_DISK : kind == TDFS_KIND_PART ? TDFS_INO_PART :
+               kind == TDFS_KIND_BMAP ? TDFS_INO_BMAP : TDFS_INO_ROOT;
+}
+
+/* What a file handle (fi->fh) holds: the image it reads until closed. */
+struct handle {
+        enum tdfs_kind kind;
+        struct tdfs_image *im;
+        struct tdfs_gen *gen;        /* a catalog's generation, referenced; else NULL */
+        struct tdfs_bmap *bmap;      /* disk.bmap: the version of the open */
+};
+
+static struct handle *handle_of(const struct fuse_file_info *fi) {
+        return (struct handle *)(uintptr_t)fi->fh;
 }
 
 /* The byte window of the disk that a file shows. */
-static void file_window(const struct tdfs *fs, fuse_ino_t ino, uint64_t *start, uint64_t *len) {
-        if (ino == TDFS_INO_PART) {
-                *start = fs->part_offset;
-                *len = fs->part_bytes;
+static void file_window(const struct tdfs_image *im, enum tdfs_kind kind, uint64_t *start, uint64_t *len) {
+        if (kind == TDFS_KIND_PART) {
+                *start = im->part_offset;
+                *len = im->part_bytes;
         } else {
                 *start = 0;
-                *len = fs->disk_bytes;
+                *len = im->disk_bytes;
         }
 }
 
-/* disk.bmap's size changes when chunks are written: asked for each time. */
-static double attr_timeout(fuse_ino_t ino) {
-        return ino == TDFS_INO_BMAP ? 0.0 : ATTR_TIMEOUT;
+/* disk.bmap's size changes when chunks are written: asked for each time;
+ * so are a catalog's names. */
+static double attr_timeout(const struct tdfs *fs, enum tdfs_kind kind) {
+        if (kind == TDFS_KIND_BMAP || (fs->cat && !kind_has_image(kind)))
+                return 0.0;
+        return ATTR_TIMEOUT;
 }
 
-static bool ino_valid(const struct tdfs *fs, fuse_ino_t ino) {
-        return ino == TDFS_INO_ROOT ||
-               (!fs->file_mode && (ino == TDFS_INO_DISK || ino == TDFS_INO_PART || ino == TDFS_INO_BMAP));
-}
+static void fill_attr(struct tdfs *fs, const struct tdfs_node *n, fuse_ino_t ino, struct stat *st) {
+        const struct tdfs_image *im = n->im;
 
-/* ---- disk.bmap: made from the region table and the overlay's chunks ---- */
-
-void tdfs_bmap_unref(struct tdfs_bmap *b) {
-        if (b && atomic_fetch_sub(&b->refs, 1) == 1) {
-                free(b->text);
-                free(b);
+        if (fs->cat && !kind_has_image(n->kind)) {
+                tdfs_catalog_attr(fs->cat, n->gen, n->kind, st);
+                st->st_uid = fs->uid;
+                st->st_gid = fs->gid;
+                return;
         }
-}
-
-static void bmap_extent(void *ctx, uint64_t off, uint64_t max, uint64_t *len, bool *zero) {
-        td_overlay_extent(ctx, off, max, len, zero);
-}
-
-/* The current disk.bmap, with a reference for the caller: made anew when
- * chunks were written since (a chunk written in a hole is data to copy). */
-static struct tdfs_bmap *bmap_get(struct tdfs *fs) {
-        uint64_t chunks = td_overlay_chunks(fs->ov);
-        struct tdfs_bmap *b;
-
-        pthread_mutex_lock(&fs->bmap_lock);
-        if (!fs->bmap || fs->bmap->chunks != chunks) {
-                b = td_calloc(1, sizeof(*b));
-                b->text = td_bmap_make(fs->disk_bytes, bmap_extent, fs->ov, &b->len, NULL);
-                b->chunks = chunks;
-                atomic_init(&b->refs, 1);       /* fs->bmap's */
-                tdfs_bmap_unref(fs->bmap);
-                fs->bmap = b;
-        }
-        b = fs->bmap;
-        atomic_fetch_add(&b->refs, 1);
-        pthread_mutex_unlock(&fs->bmap_lock);
-        return b;
-}
-
-static void fill_attr(struct tdfs *fs, fuse_ino_t ino, struct stat *st) {
         memset(st, 0, sizeof(*st));
         st->st_ino = ino;
         st->st_uid = fs->uid;
         st->st_gid = fs->gid;
-        st->st_atim = st->st_mtim = st->st_ctim = fs->time;
+        st->st_atim = st->st_mtim = st->st_ctim = im->time;
         st->st_blksize = 4096;
-        if (is_file(fs, ino)) {
+        if (kind_is_file(n->kind)) {
                 uint64_t start, len;
-                file_window(fs, ino, &start, &len);
-                st->st_mode = S_IFREG | fs->file_perm;
+                file_window(im, n->kind, &start, &len);
+                st->st_mode = S_IFREG | im->file_perm;
                 st->st_nlink = 1;
                 st->st_size = (off_t)len;
                 /* the bytes that are not known zeros, so that cp --sparse,
                  * qemu-img and bmaptool skip the rest: the image's, plus
                  * every chunk written (over data or not: an estimate, as
                  * st_blocks is) */
-                st->st_blocks = (blkcnt_t)(TD_MIN(len, (ino == TDFS_INO_PART ? fs->part_data_bytes
-                                                                           : fs->disk_data_bytes) +
-                                                       td_overlay_chunks(fs->ov) * TD_OVERLAY_CHUNK) / 512);
-        } else if (ino == TDFS_INO_BMAP) {
-                struct tdfs_bmap *b = bmap_get(fs);
+                st->st_blocks = (blkcnt_t)(TD_MIN(len, (n->kind == TDFS_KIND_PART ? im->part_data_bytes
+                                                                                 : im->disk_data_bytes) +
+                                                       td_overlay_chunks(im->ov) * TD_OVERLAY_CHUNK) / 512);
+        } else if (n->kind == TDFS_KIND_BMAP) {
+                struct tdfs_bmap *b = tdfs_bmap_get((struct tdfs_image *)im);
 
-                st->st_mode = S_IFREG | (fs->file_perm & 0444);
+                st->st_mode = S_IFREG | (im->file_perm & 0444);
                 st->st_nlink = 1;
                 st->st_size = (off_t)b->len;
                 st->st_blocks = (blkcnt_t)TD_DIV_ROUND_UP(b->len, 512);
@@ -190,47 +208,94 @@ static void op_init(void *userdata, struct fuse_conn_info *conn) {
         raise_readahead(fs);
 }
 
+static enum tdfs_kind file_kind(const char *name) {
+        return strcmp(name, "disk.img") == 0 ? TDFS_KIND_DISK : strcmp(name, "part1.img") == 0 ? TDFS_KIND_PART :
+               strcmp(name, "disk.bmap") == 0 ? TDFS_KIND_BMAP : TDFS_KIND_ROOT;
+}
+
+/* A catalog's root: DIR/name now. */
+static void lookup_catalog_root(fuse_req_t req, struct tdfs *fs, const char *name) {
+        struct fuse_entry_param e = {0};
+        struct tdfs_gen *gen;
+        int r;
+
+        r = tdfs_catalog_lookup(fs->cat, name, &e.ino, &e.attr, &gen);
+        if (r < 0) {
+                fuse_reply_err(req, -r);
+                return;
+        }
+        e.attr.st_uid = fs->uid;
+        e.attr.st_gid = fs->gid;
+        e.generation = 1;
+        e.entry_timeout = 0.0;
+        e.attr_timeout = 0.0;
+        tdfs_catalog_put(fs->cat, gen);
+        fuse_reply_entry(req, &e);
+}
+
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
         struct tdfs *fs = fs_of(req);
         struct fuse_entry_param e = {0};
-        fuse_ino_t ino;
+        struct tdfs_node dir, n;
+        enum tdfs_kind kind;
+        int r;
 
         if (fs->debug)
-                td_debug("lookup %s", name);
-        if (fs->file_mode || parent != TDFS_INO_ROOT) {
-                fuse_reply_err(req, fs->file_mode ? ENOTDIR : ENOENT);
+                td_debug("lookup %#" PRIx64 "/%s", (uint64_t)parent, name);
+        if (fs->cat && parent == TDFS_INO_ROOT) {
+                lookup_catalog_root(req, fs, name);
                 return;
         }
-        if (strcmp(name, "disk.img") == 0)
-                ino = TDFS_INO_DISK;
-        else if (strcmp(name, "part1.img") == 0)
-                ino = TDFS_INO_PART;
-        else if (strcmp(name, "disk.bmap") == 0)
-                ino = TDFS_INO_BMAP;
-        else {
+        r = resolve(fs, parent, false, &dir);
+        if (r < 0) {
+                fuse_reply_err(req, -r);
+                return;
+        }
+        if (dir.kind != (fs->cat ? TDFS_KIND_DIR : TDFS_KIND_ROOT)) {
+                put_node(fs, &dir);
+                fuse_reply_err(req, ENOTDIR);
+                return;
+        }
+        kind = file_kind(name);
+        if (kind == TDFS_KIND_ROOT) {
+                put_node(fs, &dir);
                 fuse_reply_err(req, ENOENT);
                 return;
         }
-        e.ino = ino;
+        e.ino = ino_of(fs, dir.gen, kind);
+        put_node(fs, &dir);
+        /* the size must be known: a catalog's image is built now */
+        r = resolve(fs, e.ino, true, &n);
+        if (r < 0) {
+                fuse_reply_err(req, -r);
+                return;
+        }
         e.generation = 1;
         e.entry_timeout = ATTR_TIMEOUT;
-        e.attr_timeout = attr_timeout(ino);
-        fill_attr(fs, ino, &e.attr);
+        e.attr_timeout = attr_timeout(fs, kind);
+        fill_attr(fs, &n, e.ino, &e.attr);
+        put_node(fs, &n);
         fuse_reply_entry(req, &e);
 }
 
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
         struct tdfs *fs = fs_of(req);
+        struct tdfs_node n;
         struct stat st;
+        int r;
 
         if (fs->debug)
-                td_debug("getattr %s", ino_name(fs, ino));
-        if (!ino_valid(fs, ino)) {
-                fuse_reply_err(req, ENOENT);
+                td_debug("getattr %#" PRIx64, (uint64_t)ino);
+        /* an open file's generation is referenced by its handle: an
+         * fstat() resolves even after the name moved on */
+        r = resolve(fs, ino, true, &n);
+        if (r < 0) {
+                fuse_reply_err(req, -r);
                 return;
         }
-        fill_attr(fs, ino, &st);
-        fuse_reply_attr(req, &st, attr_timeout(ino));
+        fill_attr(fs, &n, ino, &st);
+        put_node(fs, &n);
+        fuse_reply_attr(req, &st, attr_timeout(fs, n.kind));
 }
 
 /* The size is fixed, and so are owner and mode; times are accepted and
@@ -238,16 +303,20 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
                        struct fuse_file_info *fi) {
         struct tdfs *fs = fs_of(req);
+        struct tdfs_node n;
         struct stat st;
+        int r;
 
         if (fs->debug)
-                td_debug("setattr %s to_set=%#x size=%" PRIu64, ino_name(fs, ino), to_set,
+                td_debug("setattr %#" PRIx64 " to_set=%#x size=%" PRIu64, (uint64_t)ino, to_set,
                          (uint64_t)attr->st_size);
-        if (!ino_valid(fs, ino)) {
-                fuse_reply_err(req, ENOENT);
+        r = resolve(fs, ino, true, &n);
+        if (r < 0) {
+                fuse_reply_err(req, -r);
                 return;
         }
-        fill_attr(fs, ino, &st);
+        fill_attr(fs, &n, ino, &st);
+        put_node(fs, &n);
         if (fs->ro && (to_set & (FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
                                  FUSE_SET_ATTR_GID))) {
                 fuse_reply_err(req, EROFS);
@@ -260,45 +329,77 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
                 fuse_reply_err(req, EPERM);
                 return;
         }
-        fuse_reply_attr(req, &st, attr_timeout(ino));
+        fuse_reply_attr(req, &st, attr_timeout(fs, n.kind));
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t ino) {
+        struct tdfs *fs = fs_of(req);
+        struct tdfs_node n;
+        int r;
+
+        if (fs->debug)
+                td_debug("readlink %#" PRIx64, (uint64_t)ino);
+        r = resolve(fs, ino, false, &n);
+        if (r < 0) {
+                fuse_reply_err(req, -r);
+                return;
+        }
+        if (n.kind == TDFS_KIND_LINK)
+                fuse_reply_readlink(req, tdfs_catalog_link_target(n.gen));
+        else
+                fuse_reply_err(req, EINVAL);
+        put_node(fs, &n);
 }
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
         struct tdfs *fs = fs_of(req);
+        struct tdfs_node n;
+        struct handle *h;
+        int r;
 
         if (fs->debug)
-                td_debug("open %s flags=%#o", ino_name(fs, ino), fi->flags);
-        if (!ino_valid(fs, ino)) {
-                fuse_reply_err(req, ENOENT);
+                td_debug("open %#" PRIx64 " flags=%#o", (uint64_t)ino, fi->flags);
+        r = resolve(fs, ino, true, &n);
+        if (r < 0) {
+                fuse_reply_err(req, -r);
                 return;
         }
-        if (ino == TDFS_INO_BMAP) {
+        if (!kind_has_image(n.kind)) {
+                put_node(fs, &n);
+                fuse_reply_err(req, n.kind == TDFS_KIND_LINK ? ELOOP : EISDIR);
+                return;
+        }
+        if ((n.kind == TDFS_KIND_BMAP || fs->ro) && (fi->flags & O_ACCMODE) != O_RDONLY) {
+                put_node(fs, &n);
+                fuse_reply_err(req, n.kind == TDFS_KIND_BMAP ? EACCES : EROFS);
+                return;
+        }
+        h = td_calloc(1, sizeof(*h));
+        h->kind = n.kind;
+        h->im = n.im;
+        h->gen = TAKE_PTR(n.gen);       /* kept until release: this generation's bytes */
+        fi->fh = (uint64_t)(uintptr_t)h;
+        if (n.kind == TDFS_KIND_BMAP) {
                 /* this open reads the version of now, whatever is written
                  * meanwhile; direct_io: reads are not cut at a size the
                  * kernel cached for an older version */
-                if ((fi->flags & O_ACCMODE) != O_RDONLY) {
-                        fuse_reply_err(req, EACCES);
-                        return;
-                }
-                fi->fh = (uint64_t)(uintptr_t)bmap_get(fs);
+                h->bmap = tdfs_bmap_get(h->im);
                 fi->direct_io = 1;
                 fi->keep_cache = 0;
-                fuse_reply_open(req, fi);
-                return;
+        } else {
+                /* Bytes only change through our own write path, which keeps
+                 * the kernel's cache right: keep it across opens.  No
+                 * direct_io. */
+                fi->keep_cache = 1;
+                fi->direct_io = 0;
         }
-        if (!is_file(fs, ino)) {
-                fuse_reply_err(req, EISDIR);
-                return;
+        if (fuse_reply_open(req, fi) < 0) {
+                /* the opener is gone (interrupted): no release will come */
+                tdfs_bmap_unref(h->bmap);
+                if (fs->cat)
+                        tdfs_catalog_put(fs->cat, h->gen);
+                free(h);
         }
-        if (fs->ro && (fi->flags & O_ACCMODE) != O_RDONLY) {
-                fuse_reply_err(req, EROFS);
-                return;
-        }
-        /* Bytes only change through our own write path, which keeps the
-         * kernel's cache right: keep it across opens.  No direct_io. */
-        fi->keep_cache = 1;
-        fi->direct_io = 0;
-        fuse_reply_open(req, fi);
 }
 
 /* One buffer per worker thread (fs->buf_key), grown to the largest
@@ -324,14 +425,15 @@ static void *thread_buf(const struct tdfs *fs, size_t len) {
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                     struct fuse_file_info *fi) {
         struct tdfs *fs = fs_of(req);
+        const struct handle *h = handle_of(fi);
         uint64_t start, len;
         void *buf;
         int r;
 
         if (fs->debug)
-                td_debug("read %s off=%" PRIu64 " size=%zu", ino_name(fs, ino), (uint64_t)off, size);
-        if (ino == TDFS_INO_BMAP) {
-                const struct tdfs_bmap *b = (const struct tdfs_bmap *)(uintptr_t)fi->fh;
+                td_debug("read %#" PRIx64 " off=%" PRIu64 " size=%zu", (uint64_t)ino, (uint64_t)off, size);
+        if (h->kind == TDFS_KIND_BMAP) {
+                const struct tdfs_bmap *b = h->bmap;
 
                 if (off < 0 || (uint64_t)off >= b->len)
                         fuse_reply_buf(req, NULL, 0);
@@ -339,14 +441,14 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                         fuse_reply_buf(req, b->text + off, TD_MIN(size, b->len - (size_t)off));
                 return;
         }
-        file_window(fs, ino, &start, &len);
+        file_window(h->im, h->kind, &start, &len);
         if (off < 0 || (uint64_t)off >= len || size == 0) {
                 fuse_reply_buf(req, NULL, 0);
                 return;
         }
         size = (size_t)TD_MIN((uint64_t)size, len - (uint64_t)off);
         buf = thread_buf(fs, size);
-        r = td_overlay_pread(fs->ov, buf, size, start + (uint64_t)off);
+        r = td_overlay_pread(h->im->ov, buf, size, start + (uint64_t)off);
         if (r < 0) {
                 fuse_reply_err(req, -r);
                 return;
@@ -356,22 +458,23 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 /* After a write through one file, drop the other file's cached pages for
  * the same disk bytes. */
-static void invalidate_alias(struct tdfs *fs, fuse_ino_t ino, uint64_t disk_off, uint64_t n) {
+static void invalidate_alias(struct tdfs *fs, const struct handle *h, uint64_t disk_off, uint64_t n) {
+        const struct tdfs_image *im = h->im;
         uint64_t s, e;
         fuse_ino_t other;
         off_t rel;
 
         if (fs->file_mode)
                 return;
-        s = TD_MAX(disk_off, fs->part_offset);
-        e = TD_MIN(disk_off + n, fs->part_offset + fs->part_bytes);
+        s = TD_MAX(disk_off, im->part_offset);
+        e = TD_MIN(disk_off + n, im->part_offset + im->part_bytes);
         if (s >= e)
                 return;
-        if (ino == TDFS_INO_DISK) {
-                other = TDFS_INO_PART;
-                rel = (off_t)(s - fs->part_offset);
+        if (h->kind == TDFS_KIND_DISK) {
+                other = ino_of(fs, h->gen, TDFS_KIND_PART);
+                rel = (off_t)(s - im->part_offset);
         } else {
-                other = TDFS_INO_DISK;
+                other = ino_of(fs, h->gen, TDFS_KIND_DISK);
                 rel = (off_t)s;
         }
         /* -ENOENT: the kernel does not know the other inode; nothing cached. */
@@ -381,20 +484,21 @@ static void invalidate_alias(struct tdfs *fs, fuse_ino_t ino, uint64_t disk_off,
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
                      struct fuse_file_info *fi) {
         struct tdfs *fs = fs_of(req);
+        const struct handle *h = handle_of(fi);
         uint64_t start, len;
         int r;
 
         if (fs->debug)
-                td_debug("write %s off=%" PRIu64 " size=%zu", ino_name(fs, ino), (uint64_t)off, size);
+                td_debug("write %#" PRIx64 " off=%" PRIu64 " size=%zu", (uint64_t)ino, (uint64_t)off, size);
         if (fs->ro) {
                 fuse_reply_err(req, EROFS);
                 return;
         }
-        if (ino == TDFS_INO_BMAP) {
+        if (h->kind == TDFS_KIND_BMAP) {
                 fuse_reply_err(req, EBADF);     /* opened read-only */
                 return;
         }
-        file_window(fs, ino, &start, &len);
+        file_window(h->im, h->kind, &start, &len);
         if (off < 0) {
                 fuse_reply_err(req, EINVAL);
                 return;
@@ -404,24 +508,24 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
                 return;
         }
         size = (size_t)TD_MIN((uint64_t)size, len - (uint64_t)off);
-        r = td_overlay_pwrite(fs->ov, buf, size, start + (uint64_t)off);
+        r = td_overlay_pwrite(h->im->ov, buf, size, start + (uint64_t)off);
         if (r < 0) {
                 fuse_reply_err(req, -r);
                 return;
         }
         /* Before the reply: once the writer sees it, the other file reads
          * the new bytes too (the kernel drops the pages synchronously). */
-        invalidate_alias(fs, ino, start + (uint64_t)off, size);
+        invalidate_alias(fs, h, start + (uint64_t)off, size);
         fuse_reply_write(req, size);
 }
 
-static void sync_reply(fuse_req_t req, const char *what, fuse_ino_t ino) {
+static void sync_reply(fuse_req_t req, const char *what, fuse_ino_t ino, struct fuse_file_info *fi) {
         struct tdfs *fs = fs_of(req);
         int r;
 
         if (fs->debug)
-                td_debug("%s %s", what, ino_name(fs, ino));
-        r = td_overlay_sync(fs->ov);
+                td_debug("%s %#" PRIx64, what, (uint64_t)ino);
+        r = td_overlay_sync(handle_of(fi)->im->ov);
         fuse_reply_err(req, r < 0 ? -r : 0);
 }
 
@@ -430,19 +534,27 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) 
 
         /* close() of a writer commits too: cheap when nothing changed. */
         if ((fi->flags & O_ACCMODE) != O_RDONLY && !fs->ro) {
-                sync_reply(req, "flush", ino);
+                sync_reply(req, "flush", ino, fi);
                 return;
         }
         fuse_reply_err(req, 0);
 }
 
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi) {
-        sync_reply(req, datasync ? "fdatasync" : "fsync", ino);
+        sync_reply(req, datasync ? "fdatasync" : "fsync", ino, fi);
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
-        if (ino == TDFS_INO_BMAP)
-                tdfs_bmap_unref((struct tdfs_bmap *)(uintptr_t)fi->fh);
+        struct tdfs *fs = fs_of(req);
+        struct handle *h = handle_of(fi);
+
+        tdfs_bmap_unref(h->bmap);
+        if (fs->cat) {
+                /* the idle timeout counts from the last close */
+                tdfs_catalog_touch(fs->cat, h->gen);
+                tdfs_catalog_put(fs->cat, h->gen);
+        }
+        free(h);
         fuse_reply_err(req, 0);
 }
 
@@ -454,17 +566,18 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi) {
         struct tdfs *fs = fs_of(req);
+        const struct handle *h = handle_of(fi);
         uint64_t start, len, at, res = 0;
         bool found = false;
 
         if (fs->debug)
-                td_debug("lseek %s off=%" PRId64 " whence=%d", ino_name(fs, ino), (int64_t)off, whence);
+                td_debug("lseek %#" PRIx64 " off=%" PRId64 " whence=%d", (uint64_t)ino, (int64_t)off, whence);
         if (whence != SEEK_DATA && whence != SEEK_HOLE) {
                 fuse_reply_err(req, EINVAL);
                 return;
         }
-        if (ino == TDFS_INO_BMAP) {
-                const struct tdfs_bmap *b = (const struct tdfs_bmap *)(uintptr_t)fi->fh;
+        if (h->kind == TDFS_KIND_BMAP) {
+                const struct tdfs_bmap *b = h->bmap;
 
                 if (off < 0 || (uint64_t)off >= b->len)
                         fuse_reply_err(req, ENXIO);
@@ -472,7 +585,7 @@ static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, stru
                         fuse_reply_lseek(req, whence == SEEK_DATA ? off : (off_t)b->len);
                 return;
         }
-        file_window(fs, ino, &start, &len);
+        file_window(h->im, h->kind, &start, &len);
         if (off < 0 || (uint64_t)off >= len) {
                 fuse_reply_err(req, ENXIO);
                 return;
@@ -481,7 +594,7 @@ static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, stru
                 uint64_t n, hs, he;
                 bool zero;
 
-                td_overlay_extent(fs->ov, start + at, len - at, &n, &zero);
+                td_overlay_extent(h->im->ov, start + at, len - at, &n, &zero);
                 if (whence == SEEK_DATA && !zero) {
                         res = TD_MAX((uint64_t)off, at & ~(uint64_t)(SEEK_BLOCK - 1));
                         found = true;
@@ -502,50 +615,110 @@ static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, stru
         fuse_reply_lseek(req, (off_t)(found ? res : len));   /* the end is a hole */
 }
 
+/* An open directory: a catalog root's listing of the time of opendir
+ * (fi->fh); 0 for the fixed listings of an image directory. */
+struct dirlist {
+        char *names;
+        struct tdfs_dirent *ents;
+        size_t n;
+};
+
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
         struct tdfs *fs = fs_of(req);
+        struct tdfs_node n;
+        int r;
 
         if (fs->debug)
-                td_debug("opendir %s", ino_name(fs, ino));
-        if (fs->file_mode || ino != TDFS_INO_ROOT) {
-                fuse_reply_err(req, ino_valid(fs, ino) ? ENOTDIR : ENOENT);
+                td_debug("opendir %#" PRIx64, (uint64_t)ino);
+        r = resolve(fs, ino, false, &n);
+        if (r < 0) {
+                fuse_reply_err(req, -r);
                 return;
         }
-        fi->cache_readdir = 1;
-        fi->keep_cache = 1;
-        fuse_reply_open(req, fi);
+        put_node(fs, &n);
+        if (n.kind != TDFS_KIND_ROOT && n.kind != TDFS_KIND_DIR) {
+                fuse_reply_err(req, ENOTDIR);
+                return;
+        }
+        fi->fh = 0;
+        if (fs->cat && n.kind == TDFS_KIND_ROOT) {
+                /* DIR is read at every opendir: no cached listing */
+                struct dirlist *l = td_calloc(1, sizeof(*l));
+
+                r = tdfs_catalog_list(fs->cat, &l->names, &l->ents);
+                if (r < 0) {
+                        free(l);
+                        fuse_reply_err(req, -r);
+                        return;
+                }
+                l->n = (size_t)r;
+                fi->fh = (uint64_t)(uintptr_t)l;
+                fi->cache_readdir = 0;
+                fi->keep_cache = 0;
+        } else {
+                fi->cache_readdir = 1;
+                fi->keep_cache = 1;
+        }
+        if (fuse_reply_open(req, fi) < 0 && fi->fh) {
+                struct dirlist *l = (struct dirlist *)(uintptr_t)fi->fh;
+
+                free(l->names);
+                free(l->ents);
+                free(l);
+        }
 }
 
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                        struct fuse_file_info *fi) {
-        static const struct {
-                const char *name;
-                fuse_ino_t ino;
-                mode_t mode;
-        } ents[] = {
-                {".", TDFS_INO_ROOT, S_IFDIR},
-                {"..", TDFS_INO_ROOT, S_IFDIR},
-                {"disk.img", TDFS_INO_DISK, S_IFREG},
-                {"part1.img", TDFS_INO_PART, S_IFREG},
-                {"disk.bmap", TDFS_INO_BMAP, S_IFREG},
-        };
-        char buf[512];
-        size_t used = 0;
+        static const char *const fixed[] = { ".", "..", "disk.img", "part1.img", "disk.bmap" };
+        static const enum tdfs_kind fixed_kind[] = { TDFS_KIND_DIR, TDFS_KIND_ROOT, TDFS_KIND_DISK,
+                                                     TDFS_KIND_PART, TDFS_KIND_BMAP };
+        struct tdfs *fs = fs_of(req);
+        const struct dirlist *l = (const struct dirlist *)(uintptr_t)fi->fh;
+        _cleanup_free_ char *buf = NULL;
+        struct tdfs_node n = {0};
+        size_t used = 0, count, cap = TD_MIN(size, (size_t)65536);
 
-        if (fs_of(req)->debug)
-                td_debug("readdir off=%" PRIu64, (uint64_t)off);
-        for (size_t i = (size_t)TD_MAX(off, (off_t)0); i < TD_ARRAY_SIZE(ents); i++) {
-                struct stat st = {.st_ino = ents[i].ino, .st_mode = ents[i].mode};
-                size_t n = fuse_add_direntry(req, buf + used, TD_MIN(size, sizeof(buf)) - used,
-                                             ents[i].name, &st, (off_t)(i + 1));
-                if (n > TD_MIN(size, sizeof(buf)) - used)
-                        break;
-                used += n;
+        if (fs->debug)
+                td_debug("readdir %#" PRIx64 " off=%" PRIu64, (uint64_t)ino, (uint64_t)off);
+        if (!l && resolve(fs, ino, false, &n) < 0) {
+                fuse_reply_err(req, ENOENT);
+                return;
         }
+        buf = td_malloc(cap);
+        count = l ? 2 + l->n : TD_ARRAY_SIZE(fixed);
+        for (size_t i = (size_t)TD_MAX(off, (off_t)0); i < count; i++) {
+                struct stat st = {0};
+                const char *name;
+                size_t len;
+
+                if (l && i >= 2) {
+                        name = l->names + l->ents[i - 2].name_off;
+                        st.st_ino = l->ents[i - 2].ino;
+                        st.st_mode = l->ents[i - 2].type;
+                } else {
+                        name = fixed[i];
+                        st.st_mode = i < 2 ? S_IFDIR : S_IFREG;
+                        st.st_ino = l || i == 1 || n.kind == TDFS_KIND_ROOT ? TDFS_INO_ROOT
+                                                                          : ino_of(fs, n.gen, fixed_kind[i]);
+                }
+                len = fuse_add_direntry(req, buf + used, cap - used, name, &st, (off_t)(i + 1));
+                if (len > cap - used)
+                        break;
+                used += len;
+        }
+        put_node(fs, &n);
         fuse_reply_buf(req, buf, used);
 }
 
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+        struct dirlist *l = (struct dirlist *)(uintptr_t)fi->fh;
+
+        if (l) {
+                free(l->names);
+                free(l->ents);
+                free(l);
+        }
         fuse_reply_err(req, 0);
 }
 
@@ -554,8 +727,10 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino) {
         struct statvfs sv = {0};
 
         sv.f_bsize = sv.f_frsize = 4096;
-        sv.f_blocks = TD_DIV_ROUND_UP(fs->disk_bytes, 4096);
-        sv.f_files = fs->file_mode ? 1 : 4;
+        if (fs->image) {
+                sv.f_blocks = TD_DIV_ROUND_UP(fs->image->disk_bytes, 4096);
+                sv.f_files = fs->file_mode ? 1 : 4;
+        }
         sv.f_namemax = 255;
         if (fs->ro)
                 sv.f_flag |= ST_RDONLY;
@@ -567,6 +742,7 @@ const struct fuse_lowlevel_ops tdfs_ops = {
         .lookup = op_lookup,
         .getattr = op_getattr,
         .setattr = op_setattr,
+        .readlink = op_readlink,
         .open = op_open,
         .read = op_read,
         .write = op_write,
