@@ -73,6 +73,7 @@ struct tdfs_catalog {
         struct td_image_opts opts;
         struct tdfs_image_params image;
         unsigned idle_timeout_s;
+        char *overlay_dir;           /* NULL, or entry NAME's overlay is here as NAME.overlay */
         struct fuse_session *se;
 
         pthread_mutex_t lock;
@@ -97,10 +98,22 @@ static double elapsed_s(struct timespec a, struct timespec b) {
         return (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
 }
 
+/* With --overlay-dir: what was written is synced to NAME.overlay before
+ * the image goes.  Returns false (logged by the overlay) when that failed. */
+static bool keep_writes(const struct tdfs_catalog *cat, const struct tdfs_gen *g, const struct tdfs_image *im) {
+        return !cat->overlay_dir || !im || td_overlay_sync(im->ov) >= 0;
+}
+
 static void gen_free(struct tdfs_gen *g) {
         if (!g)
                 return;
-        if (g->im && !td_overlay_is_empty(g->im->ov))
+        if (g->cat->overlay_dir && g->im) {
+                if (keep_writes(g->cat, g, g->im) && !td_overlay_is_empty(g->im->ov))
+                        td_log(TD_LOG_NOTICE, "catalog: '%s' (generation %" PRIu64 "): %" PRIu64
+                               " KiB written to the image, kept in %s/%s.overlay", g->name, g->number,
+                               td_overlay_chunks(g->im->ov) * (TD_OVERLAY_CHUNK / 1024), g->cat->overlay_dir,
+                               g->name);
+        } else if (g->im && !td_overlay_is_empty(g->im->ov))
                 td_log(TD_LOG_NOTICE, "catalog: '%s' (generation %" PRIu64 "): %" PRIu64
                        " KiB written to the image dropped", g->name, g->number,
                        td_overlay_chunks(g->im->ov) * (TD_OVERLAY_CHUNK / 1024));
@@ -302,6 +315,8 @@ static void *build_thread(void *arg) {
         struct tdfs_image_params ip = cat->image;
         _cleanup_free_ char *source = td_asprintf("%s/%s", cat->dir, g->name);
         _cleanup_free_ char *seed = NULL, *what = td_asprintf("catalog entry '%s'", g->name);
+        _cleanup_free_ char *overlay = cat->overlay_dir ? td_asprintf("%s/%s.overlay", cat->overlay_dir, g->name)
+                                                        : NULL;
         struct td_image *img = NULL;
         struct tdfs_image *im = NULL;
         struct timespec t0, t1;
@@ -311,6 +326,8 @@ static void *build_thread(void *arg) {
         if (!opts.seed)
                 opts.seed = seed = td_asprintf(CATALOG_SEED_PREFIX "%s", g->name);
         ip.name = what;
+        ip.overlay_path = overlay;
+        opts.exclude_overlay = overlay;
         pthread_mutex_lock(&cat->build_lock);
         t0 = now_mono();
         r = td_image_build(&opts, &img);
@@ -486,19 +503,26 @@ static void *reaper_thread(void *arg) {
                         for (struct tdfs_gen *g = cat->gens; g && !cat->stop; g = g->next)
                                 if (g->state == GEN_READY && g->current && g->refs == 1 &&
                                     elapsed_s(g->last_used, now) >= (double)cat->idle_timeout_s &&
-                                    td_overlay_is_empty(g->im->ov)) {
+                                    (cat->overlay_dir || td_overlay_is_empty(g->im->ov))) {
                                         victim = g;
                                         break;
                                 }
                         if (!victim)
                                 break;
                         im = TAKE_PTR(victim->im);
-                        victim->state = GEN_UNBUILT;
+                        /* requests wait until the image (and its overlay's
+                         * lock) is gone, then build it again */
+                        victim->state = GEN_BUILDING;
                         victim->refs++;         /* kept while we invalidate its inodes */
                         se = cat->se;
                         pthread_mutex_unlock(&cat->lock);
 
+                        (void)keep_writes(cat, victim, im);
                         tdfs_image_free(im);
+                        pthread_mutex_lock(&cat->lock);
+                        victim->state = GEN_UNBUILT;
+                        pthread_cond_broadcast(&cat->cond);
+                        pthread_mutex_unlock(&cat->lock);
                         td_log(TD_LOG_NOTICE, "catalog: '%s': image freed after %u s unused (generation %"
                                PRIu64 "; built again on next use)", victim->name, cat->idle_timeout_s,
                                victim->number);
@@ -529,6 +553,7 @@ int tdfs_catalog_new(const struct tdfs_catalog_params *p, struct tdfs_catalog **
                 return td_log_errno(-errno, "--catalog '%s'", p->dir);
         cat = td_calloc(1, sizeof(*cat));
         cat->dir = td_strdup(p->dir);
+        cat->overlay_dir = p->overlay_dir ? td_strdup(p->overlay_dir) : NULL;
         cat->dirfd = fd;
         cat->opts = *p->opts;
         cat->image = p->image;
@@ -580,5 +605,6 @@ void tdfs_catalog_free(struct tdfs_catalog *cat) {
         pthread_mutex_destroy(&cat->build_lock);
         close(cat->dirfd);
         free(cat->dir);
+        free(cat->overlay_dir);
         free(cat);
 }

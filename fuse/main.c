@@ -31,6 +31,7 @@ enum {
         OPT_OVERLAY_MEMORY,
         OPT_CATALOG,
         OPT_IDLE_TIMEOUT,
+        OPT_OVERLAY_DIR,
 };
 
 static bool arg_foreground;
@@ -41,6 +42,7 @@ static bool arg_overlay_memory;
 static int arg_file_mode = -1;       /* --file-mode; -1: from the tree */
 static const char *arg_source;
 static const char *arg_catalog;      /* --catalog DIR, in place of SOURCE */
+static const char *arg_overlay_dir;  /* --overlay-dir D: with --catalog, D/NAME.overlay */
 static unsigned arg_idle_timeout = 600; /* --idle-timeout, seconds; 0: never */
 static const char *arg_mountpoint;
 static char *arg_fuse_opts;          /* -o words passed on to FUSE, comma-separated */
@@ -73,6 +75,10 @@ static void help(void) {
                "  --catalog DIR            serve every entry of DIR (in place of SOURCE);\n"
                "                           without --seed, entry NAME's seed is\n"
                "                           \"treedisk-catalog:NAME\"\n"
+               "  --overlay-dir DIR        with --catalog: keep entry NAME's writes in\n"
+               "                           DIR/NAME.overlay (kept across mounts, as --overlay)\n"
+               "  --overlay-dir DIR        with --catalog: keep entry NAME's writes in\n"
+               "                           DIR/NAME.overlay (kept across mounts, as --overlay)\n"
                "  --idle-timeout SECONDS   with --catalog: free an image unused and never\n"
                "                           written for that long (default 600; 0: never)\n"
                "  -h, --help               this help\n"
@@ -124,6 +130,7 @@ static int parse_argv(int argc, char **argv, struct td_image_opts *opts) {
                 {"overlay-memory", no_argument, NULL, OPT_OVERLAY_MEMORY},
                 {"catalog", required_argument, NULL, OPT_CATALOG},
                 {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+                {"overlay-dir", required_argument, NULL, OPT_OVERLAY_DIR},
                 {0},
         };
         _cleanup_free_ struct option *options = td_cli_merge_options(own);
@@ -156,6 +163,9 @@ static int parse_argv(int argc, char **argv, struct td_image_opts *opts) {
                         break;
                 case OPT_CATALOG:
                         arg_catalog = optarg;
+                        break;
+                case OPT_OVERLAY_DIR:
+                        arg_overlay_dir = optarg;
                         break;
                 case OPT_IDLE_TIMEOUT: {
                         char *end;
@@ -198,13 +208,19 @@ static int parse_argv(int argc, char **argv, struct td_image_opts *opts) {
                 }
                 if (arg_overlay)
                         return td_log_error(-EINVAL, "--overlay FILE cannot be used with --catalog (one "
-                                            "overlay per image: the default, or --overlay-memory)");
+                                            "overlay per image: the default, --overlay-dir or "
+                                            "--overlay-memory)");
+                if (arg_overlay_dir && arg_overlay_memory)
+                        return td_log_error(-EINVAL, "--overlay-dir and --overlay-memory: choose one");
                 arg_mountpoint = argv[optind];
         } else {
                 if (argc - optind != 2) {
                         td_err("need SOURCE and MOUNTPOINT (see --help)");
                         return -EINVAL;
                 }
+                if (arg_overlay_dir)
+                        return td_log_error(-EINVAL, "--overlay-dir goes with --catalog (one image: "
+                                            "--overlay FILE)");
                 arg_source = argv[optind];
                 arg_mountpoint = argv[optind + 1];
         }
@@ -279,7 +295,7 @@ int main(int argc, char **argv) {
         struct tdfs fs = {0};
         struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
         struct fuse_loop_config *loop = NULL;
-        _cleanup_free_ char *source = NULL, *mountpoint = NULL, *fuse_o = NULL;
+        _cleanup_free_ char *source = NULL, *mountpoint = NULL, *fuse_o = NULL, *overlay_dir = NULL;
         struct stat st;
         bool mounted = false, handlers = false, key = false;
         double build_s = 0;
@@ -329,7 +345,21 @@ int main(int argc, char **argv) {
                 /* concurrent builds share no progress line */
                 td_progress_init(TD_PROGRESS_OFF);
                 opts.source = NULL;     /* set per entry */
+                if (arg_overlay_dir) {
+                        struct stat ost;
+
+                        overlay_dir = realpath(arg_overlay_dir, NULL);
+                        r = !overlay_dir || stat(overlay_dir, &ost) < 0 ? -errno
+                            : !S_ISDIR(ost.st_mode)                     ? -ENOTDIR
+                            : access(overlay_dir, W_OK | X_OK) < 0      ? -errno : 0;
+                        if (r < 0) {
+                                td_log_errno(r, "--overlay-dir '%s' (a directory this user may write)",
+                                             arg_overlay_dir);
+                                goto out;
+                        }
+                }
                 r = tdfs_catalog_new(&(struct tdfs_catalog_params){
+                                             .overlay_dir = overlay_dir,
                                              .dir = source,
                                              .opts = &opts,
                                              .image = { .overlay_memory = arg_overlay_memory,

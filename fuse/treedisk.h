@@ -112,6 +112,9 @@ struct tdfs_catalog_params {
                                       * outlive the catalog); .source and, without
                                       * --seed, .seed are set per entry */
         struct tdfs_image_params image; /* overlay_path must be NULL */
+        const char *overlay_dir;     /* absolute, or NULL: entry NAME's overlay is
+                                      * overlay_dir/NAME.overlay (kept: synced when
+                                      * its image is freed) */
         unsigned idle_timeout_s;     /* free idle, unwritten images after this; 0: never */
 };
 
@@ -121,7 +124,8 @@ struct tdfs_catalog_params {
  * directory). */
 int tdfs_catalog_new(const struct tdfs_catalog_params *p, struct tdfs_catalog **ret);
 /* Stops the reaper, waits for builds under way, frees every generation
- * (writes to their overlays are dropped).  Call after the FUSE loop ended
+ * (writes to their overlays are dropped, but for --overlay-dir's, which are
+ * synced and kept).  Call after the FUSE loop ended
  * and before fuse_session_destroy() (the reaper may use the session until
  * then).  NULL is fine. */
 void tdfs_catalog_free(struct tdfs_catalog *cat);

@@ -14,7 +14,10 @@
 #     once, and the other entries still serve;
 #  5. --idle-timeout 1: an image closed and unused is freed (logged) and a
 #     new open builds it again to the same bytes;
-#  6. --overlay FILE is refused with --catalog.
+#  6. --overlay FILE is refused with --catalog, --overlay-dir without it;
+#  7. --overlay-dir D: a write to build-3 is kept in D/build-3.overlay
+#     across an idle free (synced, then reopened by the rebuild) and across
+#     a remount.
 . "$(dirname "$0")/lib.sh"
 require_fuse user
 require_builder
@@ -152,6 +155,31 @@ grep -q "catalog: 'build-3': image freed" "$LOG" || bad "build-3 not freed after
 [ "$(grep -c "catalog: 'build-3': .* disk built in" "$LOG")" -ge 2 ] || bad "build-3 not built again"
 td_unmount "$M" || fail "unmount failed"
 log "5. --idle-timeout 1: freed, rebuilt to the same bytes: ok"
+
+# 6b.
+rc6=0
+as_user "$TREEDISK" --overlay-dir "$O" "$C/build-3" "$M" 2>"$T/ovl.err" || rc6=$?
+[ "$rc6" = 2 ] && [ "$(wc -l <"$T/ovl.err")" = 1 ] && grep -q -- '--overlay-dir goes with --catalog' "$T/ovl.err" ||
+        bad "--overlay-dir without --catalog: exit $rc6, $(cat "$T/ovl.err")"
+
+# 7.
+as_user mkdir "$O/ovl"
+written() { as_user dd if="$M/build-3/disk.img" bs=1 skip=8192 count=9 status=none; }
+td_mount_fg user "$M" --catalog "$C" --overlay-dir "$O/ovl" --idle-timeout 1
+as_user sh -c "printf catalog-w | dd of='$M/build-3/disk.img' bs=1 seek=8192 conv=notrunc status=none"
+for ((i = 0; i < 200; i++)); do
+        grep -q "catalog: 'build-3': image freed after 1 s unused" "$LOG" && break
+        sleep 0.05
+done
+grep -q "catalog: 'build-3': image freed" "$LOG" || bad "--overlay-dir: build-3 (written) not freed after 1 s"
+[ "$(written)" = catalog-w ] || bad "--overlay-dir: the write is gone after the idle free and rebuild"
+td_unmount "$M" || fail "unmount failed"
+[ -s "$O/ovl/build-3.overlay" ] || bad "--overlay-dir: no $O/ovl/build-3.overlay"
+for ((i = 0; i < 100; i++)); do pgrep -f -- "--overlay-dir $O/ovl" >/dev/null || break; sleep 0.1; done
+td_mount_fg user "$M" --catalog "$C" --overlay-dir "$O/ovl"
+[ "$(written)" = catalog-w ] || bad "--overlay-dir: the write is gone after a remount"
+td_unmount "$M" || fail "unmount failed"
+log "7. --overlay-dir: writes kept across an idle free and a remount: ok"
 [ "$rc" = 0 ] || sed 's/^/  daemon: /' "$LOG" >&2
 log "all in $(python3 -c "import sys; print(round($(date +%s.%N) - $t0, 1))") s"
 exit $rc
