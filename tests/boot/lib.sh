@@ -222,6 +222,7 @@ boot_until() { # WHO LOG ERE QEMU_ARGS...
         local logf=$2 ere=$3 pid start
         exec_prefix "$1"
         shift 3
+        : >"$logf"      # before qemu's shell opens it: the loop below reads it at once
         start=$(date +%s.%N)
         "${PRE[@]}" timeout -k 5 "$BOOT_TIMEOUT" qemu-system-x86_64 -accel "$(boot_accel)" -m 512 -no-reboot \
                 -display none -serial stdio -monitor none "$@" </dev/null >"$logf" 2>&1 &
