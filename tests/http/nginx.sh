@@ -12,7 +12,8 @@
 #     end; a whole GET's sha256 is the image's;
 #  3. the mirror returns the same bytes, a second time from its cache (HIT);
 #     after latest is re-pointed a client of latest gets the new generation;
-#  4. bmaptool copy over HTTP (disk.bmap and disk.img) equals the image;
+#  4. bmaptool copy over HTTP (disk.bmap and disk.img) onto a file, and as
+#     root onto a loop device, equals the image;
 #  5. (root) workers of another user: 403 on a mount without allow_other,
 #     200 with it (when /etc/fuse.conf has user_allow_other).
 . "$(dirname "$0")/../fuse/lib.sh"
@@ -114,6 +115,15 @@ if command -v bmaptool >/dev/null; then
                 >"$T/bmaptool.out" 2>&1 || bad "bmaptool copy over HTTP failed: $(tail -n 3 "$T/bmaptool.out")"
         cmp "$T/u/out/dev.img" "$ref1" || bad "bmaptool copy over HTTP: the copy differs"
         log "bmaptool over HTTP: $(($(stat -c %b "$T/u/out/dev.img") * 512)) bytes written of $size1"
+        if is_root && command -v losetup >/dev/null; then # onto a loop device over a zeroed file
+                truncate -s "$size1" "$T/loop.img"
+                dev=$(losetup --show -f "$T/loop.img") || fail "losetup failed"
+                on_exit "losetup -d $dev"
+                bmaptool copy --bmap "$O/build-1/disk.bmap" "$O/build-1/disk.img" "$dev" >"$T/bmaptool.out" 2>&1 ||
+                        bad "bmaptool copy over HTTP onto $dev failed: $(tail -n 3 "$T/bmaptool.out")"
+                cmp "$dev" "$ref1" || bad "bmaptool copy over HTTP onto $dev: the device differs"
+                log "bmaptool over HTTP onto $dev: $(($(stat -c %b "$T/loop.img") * 512)) bytes written of $size1"
+        fi
 fi
 
 # 5. workers of another user
