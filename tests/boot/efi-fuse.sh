@@ -16,7 +16,7 @@
 . "$TD_SOURCE_DIR/tests/boot/lib.sh"
 
 [ -x "$TREEDISK" ] || skip "treedisk not built ($TREEDISK)"
-"$TREEDISK" --help 2>&1 | grep -q -- '--firmware' || skip "treedisk has no --firmware yet"
+"$TREEDISK" --help 2>&1 | grep -- '--firmware' >/dev/null || skip "treedisk has no --firmware yet"
 requires fusermount3 cmp
 boot_requires
 boot_requires_ovmf secure

@@ -12,7 +12,7 @@
 
 require_root
 require_builder
-"$TREEDISK_BUILD" --help 2>&1 | grep -q -- '--firmware' || skip "treedisk-build has no --firmware yet"
+"$TREEDISK_BUILD" --help 2>&1 | grep -- '--firmware' >/dev/null || skip "treedisk-build has no --firmware yet"
 requires losetup blockdev sfdisk e2fsck fsck.fat grub-fstest cmp
 boot_requires
 boot_requires_ovmf

@@ -9,7 +9,7 @@
 . "$TD_SOURCE_DIR/tests/boot/lib.sh"
 
 require_builder
-"$TREEDISK_BUILD" --help 2>&1 | grep -q -- '--grub' || skip "treedisk-build has no --grub yet"
+"$TREEDISK_BUILD" --help 2>&1 | grep -- '--grub' >/dev/null || skip "treedisk-build has no --grub yet"
 requires sfdisk e2fsck debugfs grub-fstest
 boot_requires
 boot_fixture

@@ -8,7 +8,7 @@
 . "$TD_SOURCE_DIR/tests/boot/lib.sh"
 
 [ -x "$TREEDISK" ] || skip "treedisk not built ($TREEDISK)"
-"$TREEDISK" --help 2>&1 | grep -q -- '--grub' || skip "treedisk has no --grub yet"
+"$TREEDISK" --help 2>&1 | grep -- '--grub' >/dev/null || skip "treedisk has no --grub yet"
 requires fusermount3 grub-fstest
 boot_requires
 boot_fixture

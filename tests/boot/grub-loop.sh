@@ -7,7 +7,7 @@
 
 require_root
 require_builder
-"$TREEDISK_BUILD" --help 2>&1 | grep -q -- '--grub' || skip "treedisk-build has no --grub yet"
+"$TREEDISK_BUILD" --help 2>&1 | grep -- '--grub' >/dev/null || skip "treedisk-build has no --grub yet"
 requires losetup blockdev e2fsck grub-fstest
 boot_requires
 boot_fixture

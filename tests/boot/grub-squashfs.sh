@@ -10,8 +10,8 @@
 . "$TD_SOURCE_DIR/tests/boot/lib.sh"
 
 require_builder
-"$TREEDISK_BUILD" --help 2>&1 | grep -q -- '--grub' || skip "treedisk-build has no --grub yet"
-"$TREEDISK_BUILD" --help 2>&1 | grep -qi 'squashfs' || skip "treedisk-build takes no squashfs SOURCE yet"
+"$TREEDISK_BUILD" --help 2>&1 | grep -- '--grub' >/dev/null || skip "treedisk-build has no --grub yet"
+"$TREEDISK_BUILD" --help 2>&1 | grep -i 'squashfs' >/dev/null || skip "treedisk-build takes no squashfs SOURCE yet"
 requires mksquashfs sfdisk e2fsck debugfs blkid grub-fstest sha256sum
 boot_requires
 boot_fixture

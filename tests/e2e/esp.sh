@@ -11,7 +11,7 @@
 # 'treedisk: ' line, non-zero, no OUT).
 . "$(dirname "$0")/../lib/common.sh"
 require_builder
-"$TREEDISK_BUILD" --help 2>&1 | grep -q -- '--firmware' || skip "treedisk-build has no --firmware yet"
+"$TREEDISK_BUILD" --help 2>&1 | grep -- '--firmware' >/dev/null || skip "treedisk-build has no --firmware yet"
 requires sfdisk blkid e2fsck debugfs grub-fstest dd sha256sum
 command -v mkfs.fat >/dev/null || skip "no mkfs.fat (install dosfstools)"
 command -v fsck.fat >/dev/null || skip "no fsck.fat (install dosfstools)"

@@ -94,6 +94,6 @@ done
 rc=0
 run_as $WHO "$TREEDISK" "$T/src" "$T/nowhere" 2>/dev/null || rc=$?
 [ "$rc" != 0 ] || fail "a missing mountpoint was accepted"
-"$TREEDISK" --help | grep -q -- --overlay || fail "--help does not list --overlay"
+"$TREEDISK" --help | grep -- --overlay >/dev/null || fail "--help does not list --overlay"
 "$TREEDISK" --version | grep -q '^treedisk ' || fail "--version"
 log "errors: ok"
