@@ -48,10 +48,8 @@ r() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "-" && b != "-" && b > 0) printf
 if [ -r "$ROM" ] && command -v nginx >/dev/null; then
         mkdir "$T/www" "$T/tftp"
         ln -s "$T/u/mnt" "$T/www/latest"
-        port=$(free_port)
-        contrib_conf treedisk-origin.conf "s|listen 127.0.0.1:8080;|listen 127.0.0.1:$port;|" \
-                "s|root /srv/treedisk;|root $T/www;|" >"$T/origin.conf"
-        nginx_start origin "$T/origin.conf" "$TD_USER" "$TD_GROUP"
+        nginx_origin origin "$T/www" "$TD_USER" "$TD_GROUP"
+        port=$PORT
         printf '#!ipxe\nsanboot http://10.0.2.100/latest/disk.img\n' >"$T/tftp/boot.ipxe"
         boot_until root "$T/h.log" "^$BOOT_INITRD_MARKER" -boot n \
                 -netdev "user,id=n0,restrict=on,tftp=$T/tftp,bootfile=boot.ipxe,guestfwd=tcp:10.0.2.100:80-tcp:127.0.0.1:$port" \

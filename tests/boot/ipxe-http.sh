@@ -32,10 +32,8 @@ td_mount user "$T/u/mnt" --grub --firmware bios --seed ipxe --size 3G "$FIX" # p
 mkdir "$T/www" "$T/tftp"
 ln -s "$T/u/mnt" "$T/www/build-1"
 ln -s build-1 "$T/www/latest"
-port=$(free_port)
-contrib_conf treedisk-origin.conf "s|listen 127.0.0.1:8080;|listen 127.0.0.1:$port;|" \
-        "s|root /srv/treedisk;|root $T/www;|" >"$T/origin.conf"
-nginx_start origin "$T/origin.conf" "$TD_USER" "$TD_GROUP"
+nginx_origin origin "$T/www" "$TD_USER" "$TD_GROUP"
+port=$PORT
 printf '#!ipxe\nsanboot http://10.0.2.100/latest/disk.img\n' >"$T/tftp/boot.ipxe"
 
 boot_until root "$T/ipxe.log" "^$INITRD_MARKER" -boot n \

@@ -11,6 +11,10 @@
 #                              until it answers; sets NGINX_PID
 #                              (access.log: request, status, body bytes, "Range")
 #   contrib_conf FILE SED...   contrib/nginx/FILE with the sed expressions applied
+#   nginx_origin NAME ROOT WORKER_USER WORKER_GROUP
+#                              contrib/nginx/treedisk-origin.conf serving ROOT
+#                              on a free port, started as nginx_start NAME;
+#                              sets URL (http://127.0.0.1:PORT) and PORT
 
 requires nginx curl
 
@@ -53,4 +57,13 @@ nginx_start() {
                 sleep 0.05
         done
         fail "nginx $name does not answer on 127.0.0.1:$port"
+}
+
+nginx_origin() {
+        local name=$1 root=$2
+        PORT=$(free_port)
+        contrib_conf treedisk-origin.conf "s|listen 127.0.0.1:8080;|listen 127.0.0.1:$PORT;|" \
+                "s|root /srv/treedisk;|root $root;|" >"$T/$name.conf"
+        nginx_start "$name" "$T/$name.conf" "$3" "$4"
+        URL=http://127.0.0.1:$PORT
 }

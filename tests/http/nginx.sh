@@ -46,11 +46,9 @@ ln -s "$T/u/m1" "$T/www/build-1"
 ln -s "$T/u/m2" "$T/www/build-2"
 ln -s build-1 "$T/www/latest"
 
-oport=$(free_port)
-contrib_conf treedisk-origin.conf "s|listen 127.0.0.1:8080;|listen 127.0.0.1:$oport;|" \
-        "s|root /srv/treedisk;|root $T/www;|" >"$T/origin.conf"
-nginx_start origin "$T/origin.conf" "$TD_USER" "$TD_GROUP" # workers as the mounts' owner
-O=http://127.0.0.1:$oport
+nginx_origin origin "$T/www" "$TD_USER" "$TD_GROUP" # workers as the mounts' owner
+O=$URL
+oport=$PORT
 
 # 1.
 hdr() { curl -sSI "$1" | tr -d '\r' | sed -n "s/^$2: //Ip"; }
@@ -131,11 +129,8 @@ if is_root && id www-data >/dev/null 2>&1; then
         as_user mkdir "$T/u/m3"
         td_mount user "$T/u/m3" --seed g1 "$T/u/src1" # no allow_other
         ln -s "$T/u/m3" "$T/www/private"
-        wport=$(free_port)
-        contrib_conf treedisk-origin.conf "s|listen 127.0.0.1:8080;|listen 127.0.0.1:$wport;|" \
-                "s|root /srv/treedisk;|root $T/www;|" >"$T/www-data.conf"
-        nginx_start www-data "$T/www-data.conf" www-data www-data
-        W=http://127.0.0.1:$wport
+        nginx_origin www-data "$T/www" www-data www-data
+        W=$URL
         code=$(curl -s -o /dev/null -w '%{http_code}' -I "$W/private/disk.img")
         [ "$code" = 403 ] || bad "workers as www-data, a mount without allow_other: HTTP $code, want 403"
         if [ ${#allow[@]} -gt 0 ]; then
