@@ -15,7 +15,7 @@
 #include "devtable.h"
 #include "extratree.h"
 #include "disk/esp.h"
-#include "ext4/ext4.h"
+#include "fs/ext4/ext4.h"
 #include "image.h"
 #include "disk/layout.h"
 #include "owner.h"

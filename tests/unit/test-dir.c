@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for core/ext4/dir.c (directory blocks, linear and htree) and,
- * through e2fsck, for whole filesystems from core/ext4/build.c. */
+/* Unit tests for core/fs/ext4/dir.c (directory blocks, linear and htree) and,
+ * through e2fsck, for whole filesystems from core/fs/ext4/build.c. */
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -18,8 +18,8 @@
 #include <cmocka.h>
 #include <ext2fs/ext2fs.h>
 
-#include "ext4/dir.h"
-#include "ext4/ext4.h"
+#include "fs/ext4/dir.h"
+#include "fs/ext4/ext4.h"
 #include "td.h"
 #include "tree.h"
 

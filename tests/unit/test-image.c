@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for core/image.c (and the sizing in core/ext4/build.c): sizes,
+/* Unit tests for core/image.c (and the sizing in core/fs/ext4/build.c): sizes,
  * an image built from a temporary directory, read back byte by byte. */
 #include <endian.h>
 #include <errno.h>
@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "ext4/ext4.h"
+#include "fs/ext4/ext4.h"
 #include "image.h"
 #include "tree.h"
 #include "td.h"

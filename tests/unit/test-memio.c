@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for core/ext4/memio.c: the in-memory block store (byte access,
+/* Unit tests for core/fs/ext4/memio.c: the in-memory block store (byte access,
  * zeroout dropping chunks, export) and the libext2fs io_manager over it. */
 #include <endian.h>
 #include <errno.h>
@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "ext4/memio.h"
+#include "fs/ext4/memio.h"
 #include "td.h"
 
 #define CH TD_MEMSTORE_CHUNK

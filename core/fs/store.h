@@ -1,19 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* treedisk: a block store (in memory, spilling to a file past a bound) and
- * the libext2fs io_manager over it.
- *
- * libext2fs writes the filesystem's metadata through this io_manager into the
- * store; file data is never written (the builder maps it to sources).  zeroout
- * drops blocks instead of storing zeros: everything the store does not hold
- * reads as zero, and a stored zero block could otherwise shadow file data that
- * the data map serves at the same place (DESIGN.md, "zeroout must drop"). */
+/* treedisk: a block store for a filesystem's metadata while it is built (in
+ * memory, spilling to a file past a bound).  The builders write metadata
+ * into it (ext4 through libext2fs's io_manager over it, fs/ext4/memio.h;
+ * xfs directly); file data is never stored (the builders map it to
+ * sources).  Everything the store does not hold reads as zero. */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include <ext2fs/ext2fs.h>
 
 #define TD_MEMSTORE_CHUNK 4096u
 
@@ -54,7 +49,3 @@ struct td_memstore_chunks {
  * spill file's error.  Free out with td_memstore_chunks_done(). */
 int td_memstore_export(struct td_memstore *st, struct td_memstore_chunks *out);
 void td_memstore_chunks_done(struct td_memstore_chunks *c);
-
-/* The io_manager, and the device name that makes it open st. */
-io_manager td_memio_manager(void);
-void td_memio_name(const struct td_memstore *st, char *buf, size_t len);

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "image.h"
-#include "ext4/memio.h"
+#include "fs/ext4/memio.h"
 #include "tree.h"
 
 #define TD_EXT4_BLOCK_SIZE 4096u
