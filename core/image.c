@@ -15,7 +15,7 @@
 #include "devtable.h"
 #include "extratree.h"
 #include "disk/esp.h"
-#include "fs/ext4/ext4.h"
+#include "fs/fs.h"
 #include "image.h"
 #include "disk/layout.h"
 #include "owner.h"
@@ -38,7 +38,7 @@ struct td_image {
         struct td_source *src;
         struct td_source **extra_src; /* --extra-tree sources, owned */
         size_t n_extra_src;
-        struct td_ext4 fs;
+        struct td_fs fs;
         struct td_layout_spec spec;
         struct td_layout layout;
         struct td_ptable pt;
@@ -102,21 +102,17 @@ static void make_id(const struct td_image_opts *o, const char *purpose, uint8_t 
         }
 }
 
-static const char *fs_name(enum td_fs_type fs)
-{
-        return fs == TD_FS_EXT2 ? "ext2" : fs == TD_FS_EXT3 ? "ext3" : "ext4";
-}
-
-static int too_small(const struct td_image *img, const struct td_ext4_need *need)
+static int too_small(const struct td_image *img, const struct td_fs_need *need)
 {
         const struct td_image_opts *o = &img->opts;
+        const struct td_fs_ops *ops = td_fs_ops(o->fs);
         struct td_layout l;
         uint64_t blocks, inodes;
         char a[32], b[32], c[32];
 
-        td_ext4_size(need, o->fs, 0, &blocks, &inodes);
-        if (td_layout_for_fs(&img->spec, blocks * TD_EXT4_BLOCK_SIZE, &l) < 0)
-                l.disk_bytes = blocks * TD_EXT4_BLOCK_SIZE;
+        ops->size(need, o->fs, 0, &blocks, &inodes);
+        if (td_layout_for_fs(&img->spec, blocks * ops->block_size, &l) < 0)
+                l.disk_bytes = blocks * ops->block_size;
         return td_log_error(-ENOSPC, "'%s': the tree needs a disk of at least %s (--size %" PRIu64 "M%s%s); "
                             "--size %s is too small (give more, or leave --size out for automatic)",
                             o->source, td_format_size(l.disk_bytes, a, sizeof(a)),
@@ -129,9 +125,11 @@ static int too_small(const struct td_image *img, const struct td_ext4_need *need
 static int build_fs(struct td_image *img)
 {
         const struct td_image_opts *o = &img->opts;
-        struct td_ext4_params p = { .fs = o->fs, .label = o->label, .clamp = o->source_date_epoch,
+        const struct td_fs_ops *ops = td_fs_ops(o->fs);
+        const uint64_t bs = ops->block_size;
+        struct td_fs_params p = { .fs = o->fs, .label = o->label, .clamp = o->source_date_epoch,
                                    .source_name = o->source };
-        struct td_ext4_need need;
+        struct td_fs_need need;
         uint64_t headroom = 0, min_blocks, min_inodes;
         int r;
 
@@ -143,22 +141,22 @@ static int build_fs(struct td_image *img)
         memcpy(p.uuid, img->uuid, 16);
         make_id(o, "hash-seed", p.hash_seed, true);
 
-        td_ext4_need(&img->tree, o->fs, &need);
+        ops->need(&img->tree, o->fs, &need);
         img->info.n_files = need.files;
         {
                 struct td_layout l;
 
-                td_ext4_size(&need, o->fs, 0, &min_blocks, &min_inodes);
-                if (td_layout_for_fs(&img->spec, min_blocks * TD_EXT4_BLOCK_SIZE, &l) == 0)
+                ops->size(&need, o->fs, 0, &min_blocks, &min_inodes);
+                if (td_layout_for_fs(&img->spec, min_blocks * bs, &l) == 0)
                         img->info.needed_bytes = l.disk_bytes;
         }
 
         switch (o->size_mode) {
         case TD_SIZE_AUTO:
-                headroom = TD_MAX(need.blocks / AUTO_HEADROOM_DIV, AUTO_HEADROOM_MIN / TD_EXT4_BLOCK_SIZE);
+                headroom = TD_MAX(need.blocks / AUTO_HEADROOM_DIV, AUTO_HEADROOM_MIN / bs);
                 break;
         case TD_SIZE_PLUS:
-                headroom = TD_DIV_ROUND_UP(o->size_bytes, TD_EXT4_BLOCK_SIZE);
+                headroom = TD_DIV_ROUND_UP(o->size_bytes, bs);
                 break;
         case TD_SIZE_FIXED:
                 r = td_layout_for_disk(&img->spec, o->size_bytes, &img->layout);
@@ -170,8 +168,8 @@ static int build_fs(struct td_image *img)
                                             "(MBR holds 2 TiB; use --table gpt)", o->size_bytes);
                 if (r < 0)
                         return too_small(img, &need);
-                p.fs_blocks = img->layout.part_bytes / TD_EXT4_BLOCK_SIZE;
-                p.inodes = td_ext4_inodes_for(&need, p.fs_blocks);
+                p.fs_blocks = img->layout.part_bytes / bs;
+                p.inodes = ops->inodes_for(&need, o->fs, p.fs_blocks);
                 /* Below the estimate is refused even where it might just fit:
                  * the size we name as needed is the size we accept. */
                 if (!p.inodes || p.fs_blocks < min_blocks)
@@ -181,14 +179,14 @@ static int build_fs(struct td_image *img)
 
         for (int attempt = 0;; attempt++) {
                 if (o->size_mode != TD_SIZE_FIXED) {
-                        td_ext4_size(&need, o->fs, headroom, &p.fs_blocks, &p.inodes);
-                        r = td_layout_for_fs(&img->spec, p.fs_blocks * TD_EXT4_BLOCK_SIZE, &img->layout);
+                        ops->size(&need, o->fs, headroom, &p.fs_blocks, &p.inodes);
+                        r = td_layout_for_fs(&img->spec, p.fs_blocks * bs, &img->layout);
                         if (r < 0)
                                 return td_log_error(r, "'%s': a %s filesystem of %" PRIu64 " blocks is too large "
                                                     "for an MBR disk (use --table gpt)", o->source,
-                                                    fs_name(o->fs), p.fs_blocks);
+                                                    td_fs_name(o->fs), p.fs_blocks);
                 }
-                r = td_ext4_build(&img->tree, &p, &img->fs);
+                r = ops->build(&img->tree, &p, &img->fs);
                 if (r != -ENOSPC)
                         break;
                 if (o->size_mode == TD_SIZE_FIXED)
@@ -205,6 +203,7 @@ static int build_disk(struct td_image *img)
 {
         const struct td_image_opts *o = &img->opts;
         struct td_ptable_opts po = { .layout = &img->layout };
+        const uint64_t bs = td_fs_ops(o->fs)->block_size;
         uint8_t id[16];
         int r;
 
@@ -275,8 +274,8 @@ static int build_disk(struct td_image *img)
         td_regions_reserve(&img->regions, img->fs.meta.n + img->fs.n_map);
         for (size_t i = 0; i < img->fs.meta.n; i++) {
                 struct td_region reg = {
-                        .start = img->layout.part_offset + img->fs.meta.idx[i] * TD_EXT4_BLOCK_SIZE,
-                        .len = TD_EXT4_BLOCK_SIZE,
+                        .start = img->layout.part_offset + img->fs.meta.idx[i] * TD_MEMSTORE_CHUNK,
+                        .len = TD_MEMSTORE_CHUNK,
                 };
 
                 if (img->fs.meta.fd >= 0) {
@@ -290,19 +289,19 @@ static int build_disk(struct td_image *img)
                 td_regions_add(&img->regions, &reg);
         }
         for (size_t i = 0; i < img->fs.n_map; i++) {
-                const struct td_ext4_map *m = &img->fs.map[i];
+                const struct td_fs_map *m = &img->fs.map[i];
                 const struct td_node *n = m->node;
-                uint64_t file_off = m->file_blk * TD_EXT4_BLOCK_SIZE;
-                uint64_t len = m->n_blks * TD_EXT4_BLOCK_SIZE;
+                uint64_t file_off = m->file_blk * bs;
+                uint64_t len = m->n_blks * bs;
                 struct td_region reg = {
-                        .start = img->layout.part_offset + m->fs_blk * TD_EXT4_BLOCK_SIZE,
+                        .start = img->layout.part_offset + m->fs_blk * bs,
                 };
 
                 /* The tail of the last block past the file's end reads as
                  * zeros: one region with a zero tail. */
                 if (file_off >= n->size)
                         continue;
-                reg.len = TD_MIN(len, TD_ROUND_UP(n->size - file_off, (uint64_t)TD_EXT4_BLOCK_SIZE));
+                reg.len = TD_MIN(len, TD_ROUND_UP(n->size - file_off, bs));
                 reg.zero_tail = (uint16_t)(reg.len - TD_MIN(reg.len, n->size - file_off));
                 if (n->mem) {
                         reg.type = TD_REGION_MEM;
@@ -578,12 +577,12 @@ int td_image_build(const struct td_image_opts *opts, struct td_image **ret)
         img->info.esp_bytes = img->layout.esp_bytes;
         img->info.firmware = !opts->grub ? 0 : opts->firmware ? opts->firmware : TD_FIRMWARE_BOTH;
         img->info.secure_boot = opts->grub && opts->secure_boot;
-        img->info.fs_block_size = TD_EXT4_BLOCK_SIZE;
+        img->info.fs_block_size = td_fs_ops(opts->fs)->block_size;
         img->info.fs_blocks = img->fs.fs_blocks;
         img->info.fs_blocks_used = img->fs.blocks_used;
         img->info.inodes = img->fs.inodes;
         img->info.inodes_used = img->fs.inodes_used;
-        img->info.meta_bytes = img->fs.meta.n * (uint64_t)TD_EXT4_BLOCK_SIZE;
+        img->info.meta_bytes = img->fs.meta.n * (uint64_t)TD_MEMSTORE_CHUNK;
         img->info.meta_spilled = img->fs.meta.fd >= 0;
         for (size_t i = 0; i < img->pt.n_chunks; i++)
                 img->info.meta_bytes += img->pt.chunks[i].len;
@@ -604,7 +603,7 @@ void td_image_free(struct td_image *img)
         td_regions_done(&img->regions);
         td_ptable_done(&img->pt);
         td_ptable_done(&img->esp);
-        td_ext4_done(&img->fs);
+        td_fs_done(&img->fs);
         td_tree_done(&img->tree);
         td_source_free(img->src);
         for (size_t i = 0; i < img->n_extra_src; i++)
@@ -770,7 +769,7 @@ int td_image_identity(struct td_image *img, uint8_t id[32], char *desc, size_t d
 {
         struct td_image_info info;
         struct td_sha256 s;
-        uint8_t mbr[512], sb[1024];
+        uint8_t mbr[512];
         char sz[32];
         int r;
 
@@ -792,19 +791,18 @@ int td_image_identity(struct td_image *img, uint8_t id[32], char *desc, size_t d
         if (r < 0)
                 return r;
         td_sha256_update(&s, mbr, sizeof(mbr));
-        if (info.part_bytes >= 2048) {
-                r = td_image_pread(img, sb, sizeof(sb), info.part_offset + 1024);
-                if (r < 0)
-                        return r;
-                /* ext2/3/4 superblock fields a rebuild changes without a seed
-                 * being different: times, mount count, checksum. */
-                static const struct { unsigned off, len; } mask[] = {
-                        {0x2C, 8}, {0x34, 2}, {0x40, 4}, {0x108, 4}, {0x178, 8},
-                        {0x274, 4}, {0x3FC, 4},
-                };
-                for (size_t i = 0; i < TD_ARRAY_SIZE(mask); i++)
-                        memset(sb + mask[i].off, 0, mask[i].len);
-                td_sha256_update(&s, sb, sizeof(sb));
+        {
+                const struct td_fs_ops *ops = td_fs_ops(img->opts.fs);
+                _cleanup_free_ uint8_t *sb = td_malloc(ops->sb_len);
+
+                if (info.part_bytes >= ops->sb_off + ops->sb_len) {
+                        r = td_image_pread(img, sb, ops->sb_len, info.part_offset + ops->sb_off);
+                        if (r < 0)
+                                return r;
+                        for (size_t i = 0; i < ops->n_sb_volatile; i++)
+                                memset(sb + ops->sb_volatile[i].off, 0, ops->sb_volatile[i].len);
+                        td_sha256_update(&s, sb, ops->sb_len);
+                }
         }
         td_sha256_final(&s, id);
         snprintf(desc, desc_len, "disk %s, partition at %" PRIu64 ", filesystem UUID %s",

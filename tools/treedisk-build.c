@@ -13,6 +13,7 @@
 
 #include "bmap.h"
 #include "cli.h"
+#include "fs/fs.h"
 #include "image.h"
 #include "progress.h"
 #include "td.h"
@@ -61,7 +62,6 @@ static void help(void)
 static void print_info(const struct td_image *img)
 {
         struct td_image_info i;
-        static const char *const fs_names[] = { "ext4", "ext3", "ext2" };
 
         td_image_get_info(img, &i);
         printf("disk_bytes: %" PRIu64 "\n", i.disk_bytes);
@@ -73,7 +73,7 @@ static void print_info(const struct td_image *img)
         printf("partition_offset: %" PRIu64 "\n", i.part_offset);
         printf("partition_start_sector: %" PRIu64 "\n", i.part_offset / 512);
         printf("partition_bytes: %" PRIu64 "\n", i.part_bytes);
-        printf("fs_type: %s\n", fs_names[arg_opts.fs]);
+        printf("fs_type: %s\n", td_fs_name(arg_opts.fs));
         printf("uuid: %s\n", i.fs_uuid);
         printf("block_size: %" PRIu32 "\n", i.fs_block_size);
         printf("fs_blocks: %" PRIu64 "\n", i.fs_blocks);

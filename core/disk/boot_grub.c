@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "boot_grub.h"
+#include "fs/fs.h"
 #include "esp.h"
 #include "source/source.h"
 #include "td.h"
@@ -372,11 +373,13 @@ static int prepare_bios(struct td_grub *g, const struct td_image_opts *o)
         static const char *const required[] = {
                 "boot.img", "diskboot.img", "kernel.img", "lzma_decompress.img", "moddep.lst",
         };
-        static const char *const mods[] = {
-                "biosdisk", "part_msdos", "part_gpt", "ext2", "linux", "normal", "serial", "terminal",
+        const char *const mods[] = {
+                "biosdisk", "part_msdos", "part_gpt", td_fs_ops(o->fs)->grub_module, "linux", "normal",
+                "serial", "terminal",
         };
         const char *const core_mods[] = {
-                "biosdisk", g->table == TD_TABLE_GPT ? "part_gpt" : "part_msdos", "ext2",
+                "biosdisk", g->table == TD_TABLE_GPT ? "part_gpt" : "part_msdos",
+                td_fs_ops(o->fs)->grub_module,
         };
         const char *prefix = g->table == TD_TABLE_GPT ? "(hd0,gpt1)/boot/grub" : "(hd0,msdos1)/boot/grub";
         struct grub_platform *p = &g->pc;
@@ -471,11 +474,12 @@ static int add_signed(struct td_grub *g, const char *env, const char *dflt, cons
 
 static int prepare_uefi(struct td_grub *g, const struct td_image_opts *o)
 {
-        /* In BOOTX64.EFI: what finds the root (partition tables, ext2 for
-         * ext2/3/4, search) and what the generated grub.cfg uses, so that it
-         * boots even without /boot/grub/x86_64-efi. */
-        static const char *const mods[] = {
-                "part_gpt", "part_msdos", "ext2", "search", "normal", "linux", "echo", "serial",
+        /* In BOOTX64.EFI: what finds the root (partition tables, the root's
+         * filesystem: ext2 for ext2/3/4, xfs; search) and what the
+         * generated grub.cfg uses, so that it boots even without
+         * /boot/grub/x86_64-efi. */
+        const char *const mods[] = {
+                "part_gpt", "part_msdos", td_fs_ops(o->fs)->grub_module, "search", "normal", "linux", "echo", "serial",
                 "terminal", "efi_gop", "efi_uga",
         };
         static const char *const required[] = { "kernel.img", "moddep.lst" };
@@ -1136,7 +1140,7 @@ void td_grub_set_time(struct td_grub *g, int64_t t)
 int td_grub_add_fstab(struct td_tree *tree, const struct td_image_opts *o, const char *fs_uuid,
                       const char *esp_uuid)
 {
-        const char *type = o->fs == TD_FS_EXT2 ? "ext2" : o->fs == TD_FS_EXT3 ? "ext3" : "ext4";
+        const char *type = td_fs_name(o->fs);
         struct td_node *etc, *n;
         struct timespec t;
         char *text;

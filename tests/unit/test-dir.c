@@ -924,11 +924,11 @@ static int run_e2fsck(const char *e2fsck, const char *path, char *out, size_t ou
 static void check_fs(enum td_fs_type fs, const char *e2fsck, uint64_t meta_memory)
 {
         const uint64_t fs_blocks = 64 * 1024 * 1024 / TD_EXT4_BLOCK_SIZE;
-        struct td_ext4_params p = { .fs = fs, .fs_blocks = fs_blocks, .label = "tdtest", .now = 1700000000,
+        struct td_fs_params p = { .fs = fs, .fs_blocks = fs_blocks, .label = "tdtest", .now = 1700000000,
                                     .clamp = -1, .meta_memory = meta_memory };
-        struct td_ext4_need need;
+        struct td_fs_need need;
         struct small_tree st;
-        struct td_ext4 e;
+        struct td_fs e;
         char path[] = "/tmp/td-test-dir-XXXXXX";
         static char out[65536];
         int fd, rc;
@@ -963,7 +963,7 @@ static void check_fs(enum td_fs_type fs, const char *e2fsck, uint64_t meta_memor
                         assert_true(e.meta.idx[i] > e.meta.idx[i - 1]);
         }
         for (size_t i = 0; i < e.n_map; i++) {
-                const struct td_ext4_map *m = &e.map[i];
+                const struct td_fs_map *m = &e.map[i];
 
                 assert_true(m->n_blks > 0);
                 assert_true(m->fs_blk + m->n_blks <= fs_blocks);
@@ -983,7 +983,7 @@ static void check_fs(enum td_fs_type fs, const char *e2fsck, uint64_t meta_memor
                         uint8_t *cov = td_calloc(nb, 1);
 
                         for (size_t i = 0; i < e.n_map; i++) {
-                                const struct td_ext4_map *m = &e.map[i];
+                                const struct td_fs_map *m = &e.map[i];
 
                                 if (m->node != files[k])
                                         continue;
@@ -1017,7 +1017,7 @@ static void check_fs(enum td_fs_type fs, const char *e2fsck, uint64_t meta_memor
         }
         /* file data, as the image would serve it */
         for (size_t i = 0; i < e.n_map; i++) {
-                const struct td_ext4_map *m = &e.map[i];
+                const struct td_fs_map *m = &e.map[i];
                 uint64_t off = m->file_blk * TD_EXT4_BLOCK_SIZE;
                 uint64_t len = TD_MIN(m->n_blks * TD_EXT4_BLOCK_SIZE, m->node->size - off);
 
@@ -1053,7 +1053,7 @@ static void check_fs(enum td_fs_type fs, const char *e2fsck, uint64_t meta_memor
                 }
         }
         unlink(path);
-        td_ext4_done(&e);
+        td_fs_done(&e);
         td_tree_done(&st.t);
 }
 
@@ -1077,10 +1077,10 @@ static void fs_e2fsck(void **state)
 
 static void fs_too_small(void **state)
 {
-        struct td_ext4_params p = { .fs = TD_FS_EXT4, .fs_blocks = 1024, .now = 1700000000, .clamp = -1 };
+        struct td_fs_params p = { .fs = TD_FS_EXT4, .fs_blocks = 1024, .now = 1700000000, .clamp = -1 };
         struct small_tree st;
-        struct td_ext4_need need;
-        struct td_ext4 e;
+        struct td_fs_need need;
+        struct td_fs e;
 
         /* 4 MiB cannot hold a 3 MiB file plus a journal and the tables */
         small_tree(&st);

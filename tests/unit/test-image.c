@@ -34,7 +34,7 @@ static void size_grows_with_blocks(void **state)
         uint64_t prev = 0;
 
         for (size_t i = 0; i < TD_ARRAY_SIZE(blocks); i++) {
-                struct td_ext4_need need = { .blocks = blocks[i], .inodes = 100, .files = 10 };
+                struct td_fs_need need = { .blocks = blocks[i], .inodes = 100, .files = 10 };
                 uint64_t b, in;
 
                 td_ext4_size(&need, TD_FS_EXT4, 0, &b, &in);
@@ -74,7 +74,7 @@ static void size_grows_with_inodes(void **state)
         uint64_t prev_b = 0, prev_in = 0;
 
         for (size_t i = 0; i < TD_ARRAY_SIZE(inodes); i++) {
-                struct td_ext4_need need = { .blocks = 1000, .inodes = inodes[i] };
+                struct td_fs_need need = { .blocks = 1000, .inodes = inodes[i] };
                 uint64_t b, in, groups;
 
                 td_ext4_size(&need, TD_FS_EXT4, 0, &b, &in);
@@ -95,7 +95,7 @@ static void size_grows_with_inodes(void **state)
 
 static void inodes_for(void **state)
 {
-        struct td_ext4_need need = { .blocks = 1000, .inodes = 100000 };
+        struct td_fs_need need = { .blocks = 1000, .inodes = 100000 };
         uint64_t in;
 
         /* one group cannot hold 100,000 inodes */
@@ -115,7 +115,7 @@ static void inodes_for(void **state)
         assert_true(in >= 1 && in <= 32768);
         /* what td_ext4_size returns agrees with inodes_for */
         {
-                struct td_ext4_need n2 = { .blocks = 5000, .inodes = 70000 };
+                struct td_fs_need n2 = { .blocks = 5000, .inodes = 70000 };
                 uint64_t b, i2;
 
                 td_ext4_size(&n2, TD_FS_EXT4, 0, &b, &i2);
@@ -158,9 +158,9 @@ static void size_estimate_builds(void **state)
         for (size_t k = 0; k < TD_ARRAY_SIZE(trees); k++) {
                 for (int fs = TD_FS_EXT4; fs <= TD_FS_EXT2; fs++) {
                         struct td_tree *t = tree_of(trees[k].files, trees[k].size);
-                        struct td_ext4_need need;
-                        struct td_ext4_params p = { .fs = (enum td_fs_type)fs, .now = EPOCH, .clamp = -1 };
-                        struct td_ext4 e;
+                        struct td_fs_need need;
+                        struct td_fs_params p = { .fs = (enum td_fs_type)fs, .now = EPOCH, .clamp = -1 };
+                        struct td_fs e;
                         int r;
 
                         td_ext4_need(t, p.fs, &need);
@@ -173,7 +173,7 @@ static void size_estimate_builds(void **state)
                                 failures++;
                         } else {
                                 assert_int_equal(e.fs_blocks, p.fs_blocks);
-                                td_ext4_done(&e);
+                                td_fs_done(&e);
                         }
                         td_tree_done(t);
                         free(t);

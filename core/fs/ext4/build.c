@@ -25,14 +25,14 @@
 
 struct builder {
         ext2_filsys fs;
-        const struct td_ext4_params *p;
+        const struct td_fs_params *p;
         struct td_tree *tree;
         struct td_node *lpf; /* lost+found we added, or NULL */
         blk64_t goal;        /* allocation cursor: files laid out in walk order */
         const struct td_node *boot; /* /boot, built first (see td_ext4_build) */
         uint32_t next_ino;
         struct td_memstore *st;
-        struct td_ext4_map *map;
+        struct td_fs_map *map;
         size_t n_map, cap_map;
         struct td_dir_params dirp;
         struct td_dirent *ents;
@@ -86,7 +86,7 @@ static uint64_t dir_blocks_estimate(const struct td_node *d, uint32_t min_blocks
 }
 
 struct need_ctx {
-        struct td_ext4_need *need;
+        struct td_fs_need *need;
         enum td_fs_type fs;
         struct td_node *lpf;
 };
@@ -94,7 +94,7 @@ struct need_ctx {
 static int need_one(struct td_node *n, void *userdata)
 {
         struct need_ctx *c = userdata;
-        struct td_ext4_need *need = c->need;
+        struct td_fs_need *need = c->need;
         uint64_t b;
 
         if (n->link_to)
@@ -145,7 +145,7 @@ static struct td_node *find_lost_found(struct td_tree *t)
         return n && S_ISDIR(n->mode) && n->n_children == 0 && n->uid == 0 ? n : NULL;
 }
 
-void td_ext4_need(struct td_tree *t, enum td_fs_type fs, struct td_ext4_need *need)
+void td_ext4_need(struct td_tree *t, enum td_fs_type fs, struct td_fs_need *need)
 {
         struct need_ctx c = { .need = need, .fs = fs };
 
@@ -179,7 +179,7 @@ static uint64_t overhead(enum td_fs_type fs, uint64_t blocks, uint64_t inodes)
         return o;
 }
 
-uint64_t td_ext4_inodes_for(const struct td_ext4_need *need, uint64_t fs_blocks)
+uint64_t td_ext4_inodes_for(const struct td_fs_need *need, uint64_t fs_blocks)
 {
         uint64_t groups = TD_DIV_ROUND_UP(fs_blocks, BLOCKS_PER_GROUP);
         uint64_t max = groups * MAX_INODES_PER_GROUP;
@@ -190,7 +190,7 @@ uint64_t td_ext4_inodes_for(const struct td_ext4_need *need, uint64_t fs_blocks)
         return want < need->inodes ? 0 : want;
 }
 
-void td_ext4_size(const struct td_ext4_need *need, enum td_fs_type fs, uint64_t headroom_blocks,
+void td_ext4_size(const struct td_fs_need *need, enum td_fs_type fs, uint64_t headroom_blocks,
                   uint64_t *ret_blocks, uint64_t *ret_inodes)
 {
         uint64_t blocks = need->blocks + headroom_blocks + 256, inodes;
@@ -257,7 +257,7 @@ static int ext2_err(const struct builder *b, errcode_t e, const char *what, cons
 static void set_time(struct builder *b, const struct td_node *n, __u32 *t, __u32 *extra,
                      struct timespec ts)
 {
-        const struct td_ext4_params *p = b->p;
+        const struct td_fs_params *p = b->p;
         int64_t sec = ts.tv_sec;
         uint32_t ns = (uint32_t)ts.tv_nsec;
 
@@ -297,7 +297,7 @@ static uint8_t file_type(mode_t m)
 static void map_add(struct builder *b, uint64_t fs_blk, uint64_t n_blks, struct td_node *n, uint64_t file_blk)
 {
         if (b->n_map > 0) {
-                struct td_ext4_map *m = &b->map[b->n_map - 1];
+                struct td_fs_map *m = &b->map[b->n_map - 1];
 
                 if (m->node == n && m->fs_blk + m->n_blks == fs_blk && m->file_blk + m->n_blks == file_blk) {
                         m->n_blks += n_blks;
@@ -305,12 +305,12 @@ static void map_add(struct builder *b, uint64_t fs_blk, uint64_t n_blks, struct 
                 }
         }
         td_grow(&b->map, &b->cap_map, b->n_map + 1, sizeof(*b->map));
-        b->map[b->n_map++] = (struct td_ext4_map){ fs_blk, n_blks, n, file_blk };
+        b->map[b->n_map++] = (struct td_fs_map){ fs_blk, n_blks, n, file_blk };
 }
 
 static void inode_init(struct builder *b, struct td_node *n, struct ext2_inode_large *in)
 {
-        const struct td_ext4_params *p = b->p;
+        const struct td_fs_params *p = b->p;
 
         memset(in, 0, sizeof(*in));
         in->i_mode = (__u16)n->mode;
@@ -756,7 +756,7 @@ static void set_features(struct ext2_super_block *s, enum td_fs_type fs)
 
 static int setup_fs(struct builder *b)
 {
-        const struct td_ext4_params *p = b->p;
+        const struct td_fs_params *p = b->p;
         struct ext2_super_block param, *sb;
         struct ext2fs_journal_params jp;
         char name[64];
@@ -858,14 +858,14 @@ static int finish_fs(struct builder *b)
 
 static int cmp_map(const void *a, const void *c)
 {
-        const struct td_ext4_map *x = a, *y = c;
+        const struct td_fs_map *x = a, *y = c;
 
         return x->fs_blk < y->fs_blk ? -1 : x->fs_blk > y->fs_blk;
 }
 
 /* No block both stored as metadata and mapped to file data: a stored block
  * would shadow (or be shadowed by) the file's bytes. */
-static int check_disjoint(const struct td_ext4 *r)
+static int check_disjoint(const struct td_fs *r)
 {
         size_t i = 0, j = 0;
 
@@ -875,7 +875,7 @@ static int check_disjoint(const struct td_ext4 *r)
                                             r->map[k].fs_blk);
         while (i < r->meta.n && j < r->n_map) {
                 uint64_t blk = r->meta.idx[i];
-                const struct td_ext4_map *m = &r->map[j];
+                const struct td_fs_map *m = &r->map[j];
 
                 if (blk < m->fs_blk)
                         i++;
@@ -888,7 +888,7 @@ static int check_disjoint(const struct td_ext4 *r)
         return 0;
 }
 
-int td_ext4_build(struct td_tree *t, const struct td_ext4_params *p, struct td_ext4 *ret)
+int td_ext4_build(struct td_tree *t, const struct td_fs_params *p, struct td_fs *ret)
 {
         struct builder b = { .p = p, .tree = t, .next_ino = FIRST_INO };
         errcode_t e;
@@ -898,7 +898,7 @@ int td_ext4_build(struct td_tree *t, const struct td_ext4_params *p, struct td_e
         ret->meta.fd = -1;
         ensure_lost_found(t);
         b.lpf = find_lost_found(t);
-        b.st = td_memstore_new(p->meta_memory ? p->meta_memory : TD_EXT4_META_MEMORY);
+        b.st = td_memstore_new(p->meta_memory ? p->meta_memory : TD_FS_META_MEMORY);
 
         r = setup_fs(&b);
         if (r < 0)
@@ -964,14 +964,33 @@ out:
         free(b.map);
         free(b.ents);
         if (r < 0)
-                td_ext4_done(ret);
+                td_fs_done(ret);
         return r;
 }
 
-void td_ext4_done(struct td_ext4 *e)
+static uint64_t inodes_for(const struct td_fs_need *need, enum td_fs_type fs, uint64_t fs_blocks)
 {
-        td_memstore_chunks_done(&e->meta);
-        free(e->map);
-        memset(e, 0, sizeof(*e));
-        e->meta.fd = -1;
+        (void)fs;
+        return td_ext4_inodes_for(need, fs_blocks);
 }
+
+/* The superblock (1024 bytes at 1024) fields a rebuild changes without the
+ * seed being different: s_mtime/s_wtime, s_mnt_count, s_lastcheck,
+ * s_mkfs_time, s_first_error_time... (times), s_checksum. */
+static const struct td_fs_field sb_volatile[] = {
+        {0x2C, 8}, {0x34, 2}, {0x40, 4}, {0x108, 4}, {0x178, 8}, {0x274, 4}, {0x3FC, 4},
+};
+
+const struct td_fs_ops td_ext4_ops = {
+        .name = "ext4", /* td_fs_name() tells ext2 and ext3 */
+        .grub_module = "ext2",
+        .block_size = TD_EXT4_BLOCK_SIZE,
+        .need = td_ext4_need,
+        .size = td_ext4_size,
+        .inodes_for = inodes_for,
+        .build = td_ext4_build,
+        .sb_off = 1024,
+        .sb_len = 1024,
+        .sb_volatile = sb_volatile,
+        .n_sb_volatile = TD_ARRAY_SIZE(sb_volatile),
+};
