@@ -1,0 +1,600 @@
+/* SPDX-License-Identifier: MIT */
+/* treedisk: XFS v5 directories (ftype=1, 4 KiB directory blocks), written
+ * from the format (xfs_da_format.h; "XFS Algorithms & Data Structures",
+ * chapter "Directories") and the invariants xfs_repair 6.1 and the kernel's
+ * verifiers check.
+ *
+ * The form follows the size, as the kernel's conversions leave it after
+ * inserting the entries one by one:
+ *   shortform  in the inode (FMT_LOCAL) when it fits in the data fork;
+ *   block      one XDB3 block at dablk 0: data, then the hash-sorted leaf
+ *              entries and the block tail at its end;
+ *   leaf       XDD3 data blocks at dablk 0..nd-1 and one LEAF1 block at
+ *              XFS_DIR2_LEAF_OFFSET (its entries, the data blocks' best free
+ *              lengths and the leaf tail);
+ *   node       data blocks, LEAFN blocks under a da-btree of DA3 node blocks
+ *              whose root sits at XFS_DIR2_LEAF_OFFSET (a single LEAFN there
+ *              when all the leaf entries fit one block), and free-index
+ *              blocks from XFS_DIR2_FREE_OFFSET.
+ *
+ * Placement: the entries keep the order they are given in (the caller sorts
+ * them, with strcmp, for reproducible images) and fill the data blocks
+ * densely: "." and ".." first, each entry right after the previous one,
+ * a new block when the next entry does not fit.  That is where the kernel
+ * puts entries added one by one in that order (mkfs.xfs -p protofile),
+ * whenever the names are of one length (its first-fit then equals our
+ * next-fit).  Leaf entries are sorted by (hash, address); LEAFN blocks and
+ * the node blocks of each level share their entries evenly (at most 504
+ * each), so that every node holds at least two children: xfs_repair wants
+ * the first hash of the rightmost node of each level below its last. */
+#include <assert.h>
+#include <endian.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "td.h"
+#include "xfs.h"
+
+#define DIRBLK TD_XFS_BLOCK_SIZE
+/* A v3 data/block header: xfs_dir3_blk_hdr, bestfree[3], pad (64 bytes). */
+#define DATA_HDR ((uint32_t)sizeof(struct xfs_dir3_data_hdr))
+/* Offset of the first entry after "." and ".." (data_first_offset). */
+#define DATA_FIRST (DATA_HDR + 2 * 16)
+#define LEAF_HDR ((uint32_t)sizeof(struct xfs_dir3_leaf_hdr))
+#define NODE_HDR ((uint32_t)sizeof(struct xfs_da3_node_hdr))
+#define FREE_HDR ((uint32_t)sizeof(struct xfs_dir3_free_hdr))
+/* Entries a LEAFN block / a node block holds; bests a free block holds. */
+#define LEAF_MAX ((DIRBLK - LEAF_HDR) / 8)
+#define NODE_MAX ((DIRBLK - NODE_HDR) / 8)
+#define FREE_MAX ((DIRBLK - FREE_HDR) / 2)
+/* First blocks of the leaf and free spaces, in 4 KiB directory blocks:
+ * 2^35 / 2^12 = 8388608 and 2^36 / 2^12 = 16777216. */
+#define LEAF_DABLK ((uint32_t)(XFS_DIR2_LEAF_OFFSET / DIRBLK))
+#define FREE_DABLK ((uint32_t)(XFS_DIR2_FREE_OFFSET / DIRBLK))
+
+enum dir_form { FORM_SF, FORM_BLOCK, FORM_LEAF, FORM_NODE };
+
+struct leafent {
+        uint32_t hash;
+        uint32_t addr;            /* xfs_dir2_dataptr_t: byte offset in the data space / 8 */
+};
+
+struct dir_priv {
+        const struct td_xfs_dirent *e;
+        size_t n;
+        enum dir_form form;
+        uint32_t n_data;          /* data blocks */
+        size_t *first;            /* n_data + 1: data block d holds e[first[d]..first[d+1]) */
+        uint16_t *best;           /* n_data: bestfree[0].length of each data block */
+        struct leafent *lf;       /* n + 2 (".", ".." and e[]), sorted */
+        /* node form */
+        uint32_t height;          /* node levels above the leaves; 0: one LEAFN */
+        uint32_t lvl_cnt[XFS_DA_NODE_MAXDEPTH]; /* blocks per level, [0] the LEAFNs */
+        uint32_t lvl_base[XFS_DA_NODE_MAXDEPTH]; /* dablk of each level's first block */
+        uint32_t n_leafspace;     /* blocks in the leaf space */
+        uint32_t n_free;          /* free-index blocks */
+};
+
+static void put16(uint8_t *p, uint16_t v)
+{
+        v = htobe16(v);
+        memcpy(p, &v, sizeof(v));
+}
+static void put32(uint8_t *p, uint32_t v)
+{
+        v = htobe32(v);
+        memcpy(p, &v, sizeof(v));
+}
+static void put64(uint8_t *p, uint64_t v)
+{
+        v = htobe64(v);
+        memcpy(p, &v, sizeof(v));
+}
+
+static inline uint32_t rol32(uint32_t w, unsigned s)
+{
+        return (w << s) | (w >> (32 - s));
+}
+
+uint32_t td_xfs_da_hashname(const uint8_t *name, size_t len)
+{
+        uint32_t h = 0;
+
+        /* four bytes at a time, the running hash rotated by 7 bits a byte */
+        for (; len >= 4; len -= 4, name += 4)
+                h = ((uint32_t)name[0] << 21) ^ ((uint32_t)name[1] << 14) ^ ((uint32_t)name[2] << 7) ^
+                    name[3] ^ rol32(h, 7 * 4);
+        switch (len) {
+        case 3:
+                return ((uint32_t)name[0] << 14) ^ ((uint32_t)name[1] << 7) ^ name[2] ^ rol32(h, 7 * 3);
+        case 2:
+                return ((uint32_t)name[0] << 7) ^ name[1] ^ rol32(h, 7 * 2);
+        case 1:
+                return name[0] ^ rol32(h, 7);
+        default:
+                return h;
+        }
+}
+
+/* xfs_dir2_data_entsize() with ftype: inumber, namelen, name, ftype, tag,
+ * rounded up to 8 bytes. */
+static uint32_t data_entsize(unsigned namelen)
+{
+        return TD_ROUND_UP(8 + 1 + namelen + 1 + 2, XFS_DIR2_DATA_ALIGN);
+}
+
+/* Shortform bytes: the header (parent in 4 or 8 bytes), then per entry
+ * namelen, offset[2], name, ftype, inumber (4 or 8 bytes). */
+static size_t sf_size(const struct td_xfs_dirent *e, size_t n, bool i8)
+{
+        size_t sz = i8 ? 10 : 6;
+
+        for (size_t i = 0; i < n; i++)
+                sz += 3 + e[i].namelen + 1 + (i8 ? 8 : 4);
+        return sz;
+}
+
+/* i8count: the entries, and the parent, whose numbers need 8 bytes (as
+ * xfs_dir2_block_sfsize() counts them). */
+static unsigned sf_i8count(const struct td_xfs_dirent *e, size_t n, uint64_t parent_ino)
+{
+        unsigned c = parent_ino > XFS_DIR2_MAX_SHORT_INUM;
+
+        for (size_t i = 0; i < n; i++)
+                c += e[i].ino > XFS_DIR2_MAX_SHORT_INUM;
+        return c;
+}
+
+static int leafent_cmp(const void *a, const void *b)
+{
+        const struct leafent *x = a, *y = b;
+
+        if (x->hash != y->hash)
+                return x->hash < y->hash ? -1 : 1;
+        return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/* Item j of cnt items shared evenly by groups: the first index of group g
+ * of ngroups. */
+static uint32_t group_start(uint32_t cnt, uint32_t ngroups, uint32_t g)
+{
+        return g * (cnt / ngroups) + TD_MIN(g, cnt % ngroups);
+}
+
+static void priv_free(struct dir_priv *d)
+{
+        if (!d)
+                return;
+        free(d->first);
+        free(d->best);
+        free(d->lf);
+        free(d);
+}
+
+void td_xfs_dir_plan_done(struct td_xfs_dir_plan *p)
+{
+        if (!p)
+                return;
+        free(p->dablk);
+        priv_free(p->priv);
+        p->dablk = NULL;
+        p->priv = NULL;
+}
+
+/* Packs the entries into data blocks (block 0 starts after "." and ".."),
+ * fills first[] and best[] (of blocks whose end is the block's end). */
+static int pack_data(struct dir_priv *d)
+{
+        uint32_t off = DATA_FIRST, nd = 1;
+
+        for (size_t i = 0; i < d->n; i++) {
+                uint32_t sz = data_entsize(d->e[i].namelen);
+
+                if (off + sz > DIRBLK) {
+                        nd++;
+                        off = DATA_HDR;
+                }
+                off += sz;
+        }
+        /* the data space holds 32 GiB: 2^23 blocks */
+        if (nd > LEAF_DABLK)
+                return -EFBIG;
+        d->n_data = nd;
+        d->first = malloc((nd + 1) * sizeof(*d->first));
+        d->best = malloc(nd * sizeof(*d->best));
+        if (!d->first || !d->best)
+                return -ENOMEM;
+        off = DATA_FIRST;
+        nd = 0;
+        d->first[0] = 0;
+        for (size_t i = 0; i < d->n; i++) {
+                uint32_t sz = data_entsize(d->e[i].namelen);
+
+                if (off + sz > DIRBLK) {
+                        d->best[nd] = (uint16_t)(DIRBLK - off);
+                        d->first[++nd] = i;
+                        off = DATA_HDR;
+                }
+                off += sz;
+        }
+        d->best[nd] = (uint16_t)(DIRBLK - off);
+        d->first[nd + 1] = d->n;
+        return 0;
+}
+
+/* The leaf entries of ".", ".." and every entry, sorted.  Entry offsets
+ * follow pack_data()'s placement (the block form's too: one block). */
+static int make_leaf(struct dir_priv *d)
+{
+        size_t k = 0;
+
+        d->lf = malloc((d->n + 2) * sizeof(*d->lf));
+        if (!d->lf)
+                return -ENOMEM;
+        d->lf[k++] = (struct leafent){ td_xfs_da_hashname((const uint8_t *)".", 1), DATA_HDR / 8 };
+        d->lf[k++] = (struct leafent){ td_xfs_da_hashname((const uint8_t *)"..", 2), (DATA_HDR + 16) / 8 };
+        for (uint32_t db = 0; db < d->n_data; db++) {
+                uint64_t off = (uint64_t)db * DIRBLK + (db ? DATA_HDR : DATA_FIRST);
+
+                for (size_t i = d->first[db]; i < d->first[db + 1]; i++) {
+                        d->lf[k++] = (struct leafent){
+                                td_xfs_da_hashname((const uint8_t *)d->e[i].name, d->e[i].namelen),
+                                (uint32_t)(off / XFS_DIR2_DATA_ALIGN) };
+                        off += data_entsize(d->e[i].namelen);
+                }
+        }
+        assert(k == d->n + 2);
+        qsort(d->lf, k, sizeof(*d->lf), leafent_cmp);
+        return 0;
+}
+
+/* The node form's shape: leaves, node levels, where each level's blocks
+ * go in the leaf space (root at LEAF_DABLK, then the LEAFNs, then the
+ * other levels bottom up). */
+static int plan_node(struct dir_priv *d)
+{
+        size_t nents = d->n + 2;
+        uint32_t cnt;
+
+        if (TD_DIV_ROUND_UP(nents, LEAF_MAX) > UINT32_MAX / 2)
+                return -EFBIG;
+        cnt = (uint32_t)TD_DIV_ROUND_UP(nents, LEAF_MAX);
+        d->lvl_cnt[0] = cnt;
+        d->height = 0;
+        while (cnt > 1) {
+                cnt = TD_DIV_ROUND_UP(cnt, NODE_MAX);
+                if (++d->height >= XFS_DA_NODE_MAXDEPTH)
+                        return -EFBIG;
+                d->lvl_cnt[d->height] = cnt;
+        }
+        if (d->height == 0) {
+                d->lvl_base[0] = LEAF_DABLK;
+                d->n_leafspace = 1;
+        } else {
+                uint32_t next = LEAF_DABLK + 1;
+
+                for (uint32_t h = 0; h < d->height; h++) {
+                        d->lvl_base[h] = next;
+                        next += d->lvl_cnt[h];
+                }
+                d->lvl_base[d->height] = LEAF_DABLK;
+                d->n_leafspace = next - LEAF_DABLK;
+                if (next > FREE_DABLK)
+                        return -EFBIG;
+        }
+        d->n_free = TD_DIV_ROUND_UP(d->n_data, FREE_MAX);
+        return 0;
+}
+
+int td_xfs_dir_plan(const struct td_xfs_dirent *e, size_t n, uint64_t parent_ino, size_t fork_bytes,
+                    struct td_xfs_dir_plan *p)
+{
+        struct dir_priv *d;
+        size_t sfsize;
+        uint32_t nb = 0;
+        int r;
+
+        *p = (struct td_xfs_dir_plan){ 0 };
+        d = calloc(1, sizeof(*d));
+        if (!d)
+                return -ENOMEM;
+        d->e = e;
+        d->n = n;
+        for (size_t i = 0; i < n; i++)
+                assert(e[i].namelen > 0 && e[i].ftype < XFS_DIR3_FT_MAX);
+
+        sfsize = sf_size(e, n, sf_i8count(e, n, parent_ino) > 0);
+        if (n <= UINT8_MAX && sfsize <= fork_bytes) {
+                d->form = FORM_SF;
+                p->format = XFS_DINODE_FMT_LOCAL;
+                p->size = sfsize;
+                p->priv = d;
+                return 0;
+        }
+
+        r = pack_data(d);
+        if (r < 0)
+                goto fail;
+        r = make_leaf(d);
+        if (r < 0)
+                goto fail;
+        /* block form: the leaf entries and the tail fit after the data */
+        if (d->n_data == 1 && (n + 2) * 8 + sizeof(struct xfs_dir2_block_tail) <= d->best[0]) {
+                d->form = FORM_BLOCK;
+                nb = 1;
+        } else if (LEAF_HDR + (n + 2) * 8 + (size_t)d->n_data * 2 + sizeof(struct xfs_dir2_leaf_tail) <=
+                   DIRBLK) {
+                d->form = FORM_LEAF;
+                nb = d->n_data + 1;
+        } else {
+                d->form = FORM_NODE;
+                r = plan_node(d);
+                if (r < 0)
+                        goto fail;
+                nb = d->n_data + d->n_leafspace + d->n_free;
+        }
+
+        p->dablk = malloc(nb * sizeof(*p->dablk));
+        if (!p->dablk) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        for (uint32_t i = 0; i < d->n_data; i++)
+                p->dablk[i] = i;
+        for (uint32_t i = 0; i < nb - d->n_data - d->n_free; i++)
+                p->dablk[d->n_data + i] = LEAF_DABLK + i;
+        for (uint32_t i = 0; i < d->n_free; i++)
+                p->dablk[nb - d->n_free + i] = FREE_DABLK + i;
+        p->format = XFS_DINODE_FMT_EXTENTS;
+        p->size = (uint64_t)d->n_data * DIRBLK;
+        p->n_blocks = nb;
+        p->priv = d;
+        return 0;
+fail:
+        free(p->dablk);
+        p->dablk = NULL;
+        priv_free(d);
+        return r;
+}
+
+/* ---- writing ---- */
+
+static void write_sf(const struct dir_priv *d, uint64_t parent_ino, uint8_t *out, size_t size)
+{
+        unsigned i8count = sf_i8count(d->e, d->n, parent_ino);
+        unsigned inosz = i8count ? 8 : 4;
+        uint32_t off = DATA_FIRST;
+        uint8_t *q = out;
+
+        *q++ = (uint8_t)d->n;
+        *q++ = (uint8_t)TD_MIN(i8count, UINT8_MAX);
+        if (i8count)
+                put64(q, parent_ino);
+        else
+                put32(q, (uint32_t)parent_ino);
+        q += inosz;
+        for (size_t i = 0; i < d->n; i++) {
+                const struct td_xfs_dirent *e = &d->e[i];
+
+                *q++ = e->namelen;
+                /* the offset the entry has in the block form */
+                put16(q, (uint16_t)off);
+                q += 2;
+                memcpy(q, e->name, e->namelen);
+                q += e->namelen;
+                *q++ = e->ftype;
+                if (i8count)
+                        put64(q, e->ino);
+                else
+                        put32(q, (uint32_t)e->ino);
+                q += inosz;
+                off += data_entsize(e->namelen);
+        }
+        assert((size_t)(q - out) == size);
+}
+
+/* The xfs_dir3_blk_hdr of data, block and free blocks. */
+static void put_blk_hdr(const struct td_xfs_sb_info *s, uint8_t *b, uint32_t magic, uint64_t fsb,
+                        uint64_t ino)
+{
+        put32(b + offsetof(struct xfs_dir3_blk_hdr, magic), magic);
+        put64(b + offsetof(struct xfs_dir3_blk_hdr, blkno), td_xfs_fsb_to_lblk(s->g, fsb) * 8);
+        /* lsn 0: never logged */
+        memcpy(b + offsetof(struct xfs_dir3_blk_hdr, uuid), s->uuid, 16);
+        put64(b + offsetof(struct xfs_dir3_blk_hdr, owner), ino);
+}
+
+/* The xfs_da3_blkinfo of leaf and node blocks. */
+static void put_da_hdr(const struct td_xfs_sb_info *s, uint8_t *b, uint16_t magic, uint32_t forw, uint32_t back,
+                       uint64_t fsb, uint64_t ino)
+{
+        put32(b + offsetof(struct xfs_da3_blkinfo, hdr.forw), forw);
+        put32(b + offsetof(struct xfs_da3_blkinfo, hdr.back), back);
+        put16(b + offsetof(struct xfs_da3_blkinfo, hdr.magic), magic);
+        put64(b + offsetof(struct xfs_da3_blkinfo, blkno), td_xfs_fsb_to_lblk(s->g, fsb) * 8);
+        memcpy(b + offsetof(struct xfs_da3_blkinfo, uuid), s->uuid, 16);
+        put64(b + offsetof(struct xfs_da3_blkinfo, owner), ino);
+}
+
+/* One xfs_dir2_data_entry at off; returns its size. */
+static uint32_t put_entry(uint8_t *b, uint32_t off, uint64_t ino, const void *name, uint8_t namelen,
+                          uint8_t ftype)
+{
+        uint32_t sz = data_entsize(namelen);
+
+        put64(b + off, ino);
+        b[off + 8] = namelen;
+        memcpy(b + off + 9, name, namelen);
+        b[off + 9 + namelen] = ftype;
+        put16(b + off + sz - 2, (uint16_t)off);
+        return sz;
+}
+
+/* Data block db (or the block form's one block): entries, the free region
+ * up to end (an xfs_dir2_data_unused with its tag) and bestfree[0]. */
+static void write_data(const struct td_xfs_sb_info *s, const struct dir_priv *d, uint32_t db, uint64_t ino,
+                       uint64_t parent_ino, uint64_t fsb, uint8_t *b)
+{
+        bool block = d->form == FORM_BLOCK;
+        uint32_t off = DATA_HDR, end = DIRBLK;
+
+        put_blk_hdr(s, b, block ? XFS_DIR3_BLOCK_MAGIC : XFS_DIR3_DATA_MAGIC, fsb, ino);
+        if (db == 0) {
+                off += put_entry(b, off, ino, ".", 1, XFS_DIR3_FT_DIR);
+                off += put_entry(b, off, parent_ino, "..", 2, XFS_DIR3_FT_DIR);
+        }
+        for (size_t i = d->first[db]; i < d->first[db + 1]; i++)
+                off += put_entry(b, off, d->e[i].ino, d->e[i].name, d->e[i].namelen, d->e[i].ftype);
+        if (block) {
+                uint32_t count = (uint32_t)(d->n + 2);
+                uint8_t *tail = b + DIRBLK - sizeof(struct xfs_dir2_block_tail);
+
+                end = DIRBLK - sizeof(struct xfs_dir2_block_tail) - count * 8;
+                for (uint32_t k = 0; k < count; k++) {
+                        put32(b + end + k * 8, d->lf[k].hash);
+                        put32(b + end + k * 8 + 4, d->lf[k].addr);
+                }
+                put32(tail + offsetof(struct xfs_dir2_block_tail, count), count);
+                put32(tail + offsetof(struct xfs_dir2_block_tail, stale), 0);
+        }
+        assert(off <= end);
+        if (end > off) {
+                /* the one free region: the largest, bestfree[0] */
+                uint8_t *bf = b + offsetof(struct xfs_dir3_data_hdr, best_free);
+
+                put16(b + off + offsetof(struct xfs_dir2_data_unused, freetag), XFS_DIR2_DATA_FREE_TAG);
+                put16(b + off + offsetof(struct xfs_dir2_data_unused, length), (uint16_t)(end - off));
+                put16(b + end - 2, (uint16_t)off);
+                put16(bf + offsetof(struct xfs_dir2_data_free, offset), (uint16_t)off);
+                put16(bf + offsetof(struct xfs_dir2_data_free, length), (uint16_t)(end - off));
+        }
+        assert(block || end - off == d->best[db]);
+        td_xfs_update_cksum(b, DIRBLK, XFS_DIR3_DATA_CRC_OFF);
+}
+
+static void put_leaf_ents(uint8_t *b, const struct leafent *lf, uint32_t count)
+{
+        put16(b + offsetof(struct xfs_dir3_leaf_hdr, count), (uint16_t)count);
+        put16(b + offsetof(struct xfs_dir3_leaf_hdr, stale), 0);
+        for (uint32_t k = 0; k < count; k++) {
+                put32(b + LEAF_HDR + k * 8, lf[k].hash);
+                put32(b + LEAF_HDR + k * 8 + 4, lf[k].addr);
+        }
+}
+
+/* The leaf form's LEAF1 block: entries, bests[n_data] and the tail. */
+static void write_leaf1(const struct td_xfs_sb_info *s, const struct dir_priv *d, uint64_t ino, uint64_t fsb,
+                        uint8_t *b)
+{
+        uint32_t tail = DIRBLK - sizeof(struct xfs_dir2_leaf_tail);
+        uint32_t bests = tail - d->n_data * 2;
+
+        put_da_hdr(s, b, XFS_DIR3_LEAF1_MAGIC, 0, 0, fsb, ino);
+        put_leaf_ents(b, d->lf, (uint32_t)(d->n + 2));
+        for (uint32_t db = 0; db < d->n_data; db++)
+                put16(b + bests + db * 2, d->best[db]);
+        put32(b + tail, d->n_data);
+        td_xfs_update_cksum(b, DIRBLK, XFS_DIR3_LEAF_CRC_OFF);
+}
+
+/* dablk of block k of level h (0: LEAFN) of the node form. */
+static uint32_t node_dablk(const struct dir_priv *d, uint32_t h, uint32_t k)
+{
+        return d->lvl_base[h] + k;
+}
+
+/* The highest hash under block k of level h. */
+static uint32_t node_maxhash(const struct dir_priv *d, uint32_t h, uint32_t k)
+{
+        uint32_t nents = (uint32_t)(d->n + 2);
+
+        for (; h > 0; h--)
+                k = group_start(d->lvl_cnt[h - 1], d->lvl_cnt[h], k + 1) - 1;
+        return d->lf[group_start(nents, d->lvl_cnt[0], k + 1) - 1].hash;
+}
+
+/* Block k of level h of the node form: a LEAFN (h 0) or a DA3 node. */
+static void write_node(const struct td_xfs_sb_info *s, const struct dir_priv *d, uint32_t h, uint32_t k,
+                       uint64_t ino, uint64_t fsb, uint8_t *b)
+{
+        uint32_t cnt = d->lvl_cnt[h];
+        uint32_t forw = k + 1 < cnt ? node_dablk(d, h, k + 1) : 0;
+        uint32_t back = k > 0 ? node_dablk(d, h, k - 1) : 0;
+
+        if (h == 0) {
+                uint32_t nents = (uint32_t)(d->n + 2);
+                uint32_t lo = group_start(nents, cnt, k), hi = group_start(nents, cnt, k + 1);
+
+                put_da_hdr(s, b, XFS_DIR3_LEAFN_MAGIC, forw, back, fsb, ino);
+                put_leaf_ents(b, d->lf + lo, hi - lo);
+                td_xfs_update_cksum(b, DIRBLK, XFS_DIR3_LEAF_CRC_OFF);
+                return;
+        }
+        uint32_t below = d->lvl_cnt[h - 1];
+        uint32_t lo = group_start(below, cnt, k), hi = group_start(below, cnt, k + 1);
+
+        put_da_hdr(s, b, XFS_DA3_NODE_MAGIC, forw, back, fsb, ino);
+        put16(b + offsetof(struct xfs_da3_node_hdr, __count), (uint16_t)(hi - lo));
+        put16(b + offsetof(struct xfs_da3_node_hdr, __level), (uint16_t)h);
+        for (uint32_t c = lo; c < hi; c++) {
+                uint8_t *ent = b + NODE_HDR + (c - lo) * sizeof(struct xfs_da_node_entry);
+
+                put32(ent + offsetof(struct xfs_da_node_entry, hashval), node_maxhash(d, h - 1, c));
+                put32(ent + offsetof(struct xfs_da_node_entry, before), node_dablk(d, h - 1, c));
+        }
+        td_xfs_update_cksum(b, DIRBLK, XFS_DA3_NODE_CRC_OFF);
+}
+
+/* Free-index block k: the best free lengths of data blocks k * 2016 on. */
+static void write_free(const struct td_xfs_sb_info *s, const struct dir_priv *d, uint32_t k, uint64_t ino,
+                       uint64_t fsb, uint8_t *b)
+{
+        uint32_t firstdb = k * FREE_MAX;
+        uint32_t nvalid = TD_MIN(FREE_MAX, d->n_data - firstdb);
+
+        put_blk_hdr(s, b, XFS_DIR3_FREE_MAGIC, fsb, ino);
+        put32(b + offsetof(struct xfs_dir3_free_hdr, firstdb), firstdb);
+        put32(b + offsetof(struct xfs_dir3_free_hdr, nvalid), nvalid);
+        /* every data block exists: none is NULLDATAOFF */
+        put32(b + offsetof(struct xfs_dir3_free_hdr, nused), nvalid);
+        for (uint32_t i = 0; i < nvalid; i++)
+                put16(b + FREE_HDR + i * 2, d->best[firstdb + i]);
+        td_xfs_update_cksum(b, DIRBLK, XFS_DIR3_FREE_CRC_OFF);
+}
+
+void td_xfs_dir_write(const struct td_xfs_sb_info *s, const struct td_xfs_dir_plan *p, uint64_t ino,
+                      uint64_t parent_ino, const uint64_t *fsb, uint8_t *local,
+                      void (*out)(void *ctx, uint32_t i, const uint8_t *block), void *ctx)
+{
+        const struct dir_priv *d = p->priv;
+        uint8_t b[DIRBLK];
+
+        if (d->form == FORM_SF) {
+                write_sf(d, parent_ino, local, p->size);
+                return;
+        }
+        for (uint32_t i = 0; i < p->n_blocks; i++) {
+                memset(b, 0, sizeof(b));
+                if (i < d->n_data) {
+                        write_data(s, d, i, ino, parent_ino, fsb[i], b);
+                } else if (d->form == FORM_LEAF) {
+                        write_leaf1(s, d, ino, fsb[i], b);
+                } else if (i - d->n_data < d->n_leafspace) {
+                        uint32_t j = i - d->n_data, h = 0;
+
+                        if (j == 0) {
+                                write_node(s, d, d->height, 0, ino, fsb[i], b);
+                        } else {
+                                /* levels 0 .. height-1 follow the root, bottom up */
+                                j--;
+                                while (j >= d->lvl_cnt[h])
+                                        j -= d->lvl_cnt[h++];
+                                write_node(s, d, h, j, ino, fsb[i], b);
+                        }
+                } else {
+                        write_free(s, d, i - d->n_data - d->n_leafspace, ino, fsb[i], b);
+                }
+                out(ctx, i, b);
+        }
+}
