@@ -57,7 +57,7 @@ const struct option td_cli_image_options[] = {
 
 const char td_cli_image_help[] =
         "Image options:\n"
-        "  --fs ext4|ext3|ext2      filesystem type (default ext4)\n"
+        "  --fs ext4|ext3|ext2|xfs  filesystem type (default ext4)\n"
         "  --label LABEL            filesystem label (16 bytes at most)\n"
         "  --uuid UUID              filesystem UUID (default: from --seed, else random)\n"
         "  --seed STR               derive every UUID, the hash seed and the disk id from STR\n"
@@ -112,8 +112,10 @@ int td_cli_parse_image_option(int c, const char *arg, struct td_image_opts *o)
                         o->fs = TD_FS_EXT3;
                 else if (strcmp(arg, "ext2") == 0)
                         o->fs = TD_FS_EXT2;
+                else if (strcmp(arg, "xfs") == 0)
+                        o->fs = TD_FS_XFS;
                 else
-                        return bad(c, arg, "not ext4, ext3 or ext2");
+                        return bad(c, arg, "not ext4, ext3, ext2 or xfs");
                 return 1;
         case OPT_LABEL:
                 if (strlen(arg) > 16)

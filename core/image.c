@@ -365,6 +365,10 @@ int td_image_opts_check(const struct td_image_opts *opts)
 {
         struct td_layout_spec spec;
 
+        if (opts->fs == TD_FS_XFS && opts->label && strlen(opts->label) > 12)
+                return td_log_error(-EINVAL, "--label '%s': longer than the 12 bytes an XFS label holds",
+                                    opts->label);
+
         return check_boot_opts(opts, &spec);
 }
 
@@ -485,7 +489,9 @@ int td_image_build(const struct td_image_opts *opts, struct td_image **ret)
                         xst.st_dev, xst.st_ino, "the overlay file" };
 
         img->opts = *opts;
-        r = check_boot_opts(opts, &img->spec);
+        r = td_image_opts_check(opts);
+        if (r == 0)
+                r = check_boot_opts(opts, &img->spec);
         if (r < 0)
                 goto fail;
         if (opts->uuid) {

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum td_fs_type { TD_FS_EXT4 = 0, TD_FS_EXT3, TD_FS_EXT2 };
+enum td_fs_type { TD_FS_EXT4 = 0, TD_FS_EXT3, TD_FS_EXT2, TD_FS_XFS };
 enum td_size_mode { TD_SIZE_AUTO = 0, TD_SIZE_PLUS, TD_SIZE_FIXED };
 enum td_table_type { TD_TABLE_MBR = 0, TD_TABLE_GPT };
 /* Which firmware a --grub disk boots on (bits). */

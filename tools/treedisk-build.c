@@ -43,7 +43,7 @@ static int ioctl_size(int fd, uint64_t *size)
 static void help(void)
 {
         printf("Usage: treedisk-build [OPTIONS] SOURCE -o OUT\n"
-               "Write a bootable-ready raw disk image (partition table + ext2/3/4 filesystem\n"
+               "Write a bootable-ready raw disk image (partition table + ext2/3/4 or xfs filesystem\n"
                "synthesized from SOURCE) to OUT: a file (sparse), a block device, or - (stdout).\n"
                "SOURCE is a directory, a squashfs image, a tar archive (compressed or not) or an\n"
                "OCI image layout (DIR or DIR:REF);\n"

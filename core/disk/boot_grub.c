@@ -1161,10 +1161,14 @@ int td_grub_add_fstab(struct td_tree *tree, const struct td_image_opts *o, const
                 return 0;
         }
 
-        /* The ESP as Debian's installer mounts it: root's only (umask=0077),
-         * checked after the root (pass 1 like the root: fsck.fat runs it). */
-        text = td_asprintf("# written by treedisk --fstab\nUUID=%s / %s defaults 0 1\n%s%s%s",
-                           fs_uuid, type, esp_uuid ? "UUID=" : "", esp_uuid ? esp_uuid : "",
+        /* The root: fsck pass 1, but XFS's 0 (fsck.xfs does nothing: the
+         * kernel replays the log at mount; xfs_repair is run by hand, as
+         * Debian's and RHEL's installers write it).  The ESP as Debian's
+         * installer mounts it: root's only (umask=0077), checked after the
+         * root (pass 1 like the root: fsck.fat runs it). */
+        text = td_asprintf("# written by treedisk --fstab\nUUID=%s / %s defaults 0 %d\n%s%s%s",
+                           fs_uuid, type, o->fs == TD_FS_XFS ? 0 : 1, esp_uuid ? "UUID=" : "",
+                           esp_uuid ? esp_uuid : "",
                            esp_uuid ? " /boot/efi vfat umask=0077 0 1\n" : "");
         if (n) {
                 /* An empty fstab (or only comments): give it content, keep

@@ -3,12 +3,12 @@
 
 #include "fs/ext4/ext4.h"
 #include "fs/fs.h"
+#include "fs/xfs/xfs_fs.h"
 #include "td.h"
 
 const struct td_fs_ops *td_fs_ops(enum td_fs_type fs)
 {
-        (void)fs;
-        return &td_ext4_ops;
+        return fs == TD_FS_XFS ? &td_xfs_ops : &td_ext4_ops;
 }
 
 const char *td_fs_name(enum td_fs_type fs)
@@ -18,6 +18,8 @@ const char *td_fs_name(enum td_fs_type fs)
                 return "ext2";
         case TD_FS_EXT3:
                 return "ext3";
+        case TD_FS_XFS:
+                return "xfs";
         case TD_FS_EXT4:
         default:
                 return "ext4";

@@ -215,54 +215,58 @@ check_image() {
         [ $((disk_bytes - end)) -lt 1048576 ] || _ck "partition does not fill the disk: ends at $end of $disk_bytes"
         local off=$((start * 512)) pbytes=$((size * 512))
 
-        # 2. e2fsck on the partition, through libext2fs' ?offset= (no copy, no root)
-        local dev="$img?offset=$off"
-        if ! e2fsck -fn "$dev" >"$T/e2fsck.out" 2>&1; then
-                sed 's/^/  e2fsck: /' "$T/e2fsck.out" >&2
-                _ck "e2fsck -fn failed"
-        fi
+        if [ "$fs" = xfs ]; then
+                _check_xfs "$img" "$src" "$off" "$pbytes" "$label" "$uuid" || bad=1
+        else
+                # 2. e2fsck on the partition, through libext2fs' ?offset= (no copy, no root)
+                local dev="$img?offset=$off"
+                if ! e2fsck -fn "$dev" >"$T/e2fsck.out" 2>&1; then
+                        sed 's/^/  e2fsck: /' "$T/e2fsck.out" >&2
+                        _ck "e2fsck -fn failed"
+                fi
 
-        # 3. blkid: type, uuid, label
-        local probe
-        probe=$(blkid -p -o export -O "$off" -S "$pbytes" "$img" 2>&1) || _ck "blkid -p found nothing: $probe"
-        local b_type b_uuid b_label
-        b_type=$(sed -n 's/^TYPE=//p' <<<"$probe")
-        b_uuid=$(sed -n 's/^UUID=//p' <<<"$probe")
-        b_label=$(sed -n 's/^LABEL=//p' <<<"$probe")
-        [ "$b_type" = "$fs" ] || _ck "blkid TYPE '$b_type', want '$fs'"
-        [ -n "$b_uuid" ] || _ck "blkid shows no UUID"
-        [ -z "$uuid" ] || [ "$b_uuid" = "$uuid" ] || _ck "blkid UUID '$b_uuid', want '$uuid'"
-        [ "$b_label" = "$label" ] || _ck "blkid LABEL '$b_label', want '$label'"
+                # 3. blkid: type, uuid, label
+                local probe
+                probe=$(blkid -p -o export -O "$off" -S "$pbytes" "$img" 2>&1) || _ck "blkid -p found nothing: $probe"
+                local b_type b_uuid b_label
+                b_type=$(sed -n 's/^TYPE=//p' <<<"$probe")
+                b_uuid=$(sed -n 's/^UUID=//p' <<<"$probe")
+                b_label=$(sed -n 's/^LABEL=//p' <<<"$probe")
+                [ "$b_type" = "$fs" ] || _ck "blkid TYPE '$b_type', want '$fs'"
+                [ -n "$b_uuid" ] || _ck "blkid shows no UUID"
+                [ -z "$uuid" ] || [ "$b_uuid" = "$uuid" ] || _ck "blkid UUID '$b_uuid', want '$uuid'"
+                [ "$b_label" = "$label" ] || _ck "blkid LABEL '$b_label', want '$label'"
 
-        # 4. superblock features: chosen explicitly, never from mke2fs.conf
-        local feat isize
-        dumpe2fs -h "$dev" >"$T/dumpe2fs.out" 2>/dev/null || _ck "dumpe2fs -h failed"
-        feat=" $(sed -n 's/^Filesystem features: *//p' "$T/dumpe2fs.out") "
-        isize=$(sed -n 's/^Inode size:[[:space:]]*//p' "$T/dumpe2fs.out")
-        local want=() notwant=(metadata_csum_seed orphan_file) f
-        case $fs in
-        ext4) want=(has_journal ext_attr dir_index filetype extent 64bit flex_bg sparse_super
-                    large_file huge_file dir_nlink extra_isize metadata_csum) ;;
-        ext3) want=(has_journal ext_attr dir_index filetype sparse_super large_file)
-              notwant+=(extent 64bit flex_bg metadata_csum) ;;
-        ext2) want=(ext_attr dir_index filetype sparse_super large_file)
-              notwant+=(has_journal extent 64bit flex_bg metadata_csum) ;;
-        esac
-        for f in "${want[@]}"; do
-                [[ $feat == *" $f "* ]] || _ck "feature '$f' missing ($fs):$feat"
-        done
-        for f in "${notwant[@]}"; do
-                [[ $feat != *" $f "* ]] || _ck "feature '$f' must not be set ($fs)"
-        done
-        # 128-byte inodes hold no nanoseconds: compare seconds then
-        if [ "$isize" = 128 ]; then cmpopts+=(--time-res s); fi
-        [ "$fs" != ext4 ] || [ "$isize" = 256 ] || _ck "inode size $isize, want 256"
+                # 4. superblock features: chosen explicitly, never from mke2fs.conf
+                local feat isize
+                dumpe2fs -h "$dev" >"$T/dumpe2fs.out" 2>/dev/null || _ck "dumpe2fs -h failed"
+                feat=" $(sed -n 's/^Filesystem features: *//p' "$T/dumpe2fs.out") "
+                isize=$(sed -n 's/^Inode size:[[:space:]]*//p' "$T/dumpe2fs.out")
+                local want=() notwant=(metadata_csum_seed orphan_file) f
+                case $fs in
+                ext4) want=(has_journal ext_attr dir_index filetype extent 64bit flex_bg sparse_super
+                            large_file huge_file dir_nlink extra_isize metadata_csum) ;;
+                ext3) want=(has_journal ext_attr dir_index filetype sparse_super large_file)
+                      notwant+=(extent 64bit flex_bg metadata_csum) ;;
+                ext2) want=(ext_attr dir_index filetype sparse_super large_file)
+                      notwant+=(has_journal extent 64bit flex_bg metadata_csum) ;;
+                esac
+                for f in "${want[@]}"; do
+                        [[ $feat == *" $f "* ]] || _ck "feature '$f' missing ($fs):$feat"
+                done
+                for f in "${notwant[@]}"; do
+                        [[ $feat != *" $f "* ]] || _ck "feature '$f' must not be set ($fs)"
+                done
+                # 128-byte inodes hold no nanoseconds: compare seconds then
+                if [ "$isize" = 128 ]; then cmpopts+=(--time-res s); fi
+                [ "$fs" != ext4 ] || [ "$isize" = 256 ] || _ck "inode size $isize, want 256"
 
-        # 5. every entry through debugfs (no root needed)
-        if [ $nodebugfs = 0 ] && ! "$PYTHON" "$TD_LIB/treecmp.py" --debugfs "$dev" --ignore-extra lost+found \
-                        "${cmpopts[@]}" "$src" >"$T/debugfs.cmp" 2>&1; then
-                sed 's/^/  debugfs: /' "$T/debugfs.cmp" | head -40 >&2
-                _ck "tree differs through debugfs"
+                # 5. every entry through debugfs (no root needed)
+                if [ $nodebugfs = 0 ] && ! "$PYTHON" "$TD_LIB/treecmp.py" --debugfs "$dev" --ignore-extra lost+found \
+                                "${cmpopts[@]}" "$src" >"$T/debugfs.cmp" 2>&1; then
+                        sed 's/^/  debugfs: /' "$T/debugfs.cmp" | head -40 >&2
+                        _ck "tree differs through debugfs"
+                fi
         fi
 
         # 6. a real kernel mount, read-only
@@ -273,6 +277,56 @@ check_image() {
                         _check_mount "$img" "$src" "$off" "$pbytes" "$fs" "${cmpopts[@]}" || bad=1
                 fi
         fi
+        return $bad
+}
+
+# The XFS in [off, off+pbytes) of img: xfs_repair -n and xfs_db on a sparse
+# copy of the partition (they take no offset), blkid; the tree through the
+# kernel mount is compared by check_image.
+_check_xfs() {
+        local img=$1 src=$2 off=$3 pbytes=$4 label=$5 uuid=$6 bad=0 part="$T/xfs-part.img"
+        _cx() { log "check_image $img: $*"; bad=1; }
+        dd if="$img" of="$part" bs=1M iflag=skip_bytes,count_bytes skip="$off" count="$pbytes" \
+                conv=sparse status=none || { _cx "copying the partition failed"; return 1; }
+        if ! xfs_repair -n -f "$part" >"$T/xfs_repair.out" 2>&1; then
+                sed 's/^/  xfs_repair: /' "$T/xfs_repair.out" | head -60 >&2
+                _cx "xfs_repair -n failed"
+        fi
+        local probe b_type b_uuid b_label
+        probe=$(blkid -p -o export -O "$off" -S "$pbytes" "$img" 2>&1) || _cx "blkid -p found nothing: $probe"
+        b_type=$(sed -n 's/^TYPE=//p' <<<"$probe")
+        b_uuid=$(sed -n 's/^UUID=//p' <<<"$probe")
+        b_label=$(sed -n 's/^LABEL=//p' <<<"$probe")
+        [ "$b_type" = xfs ] || _cx "blkid TYPE '$b_type', want 'xfs'"
+        [ -n "$b_uuid" ] || _cx "blkid shows no UUID"
+        [ -z "$uuid" ] || [ "$b_uuid" = "$uuid" ] || _cx "blkid UUID '$b_uuid', want '$uuid'"
+        [ "$b_label" = "$label" ] || _cx "blkid LABEL '$b_label', want '$label'"
+        # the superblock's features, as xfs_db reports them
+        local ver
+        ver=$(xfs_db -r -c version "$part" 2>&1) || _cx "xfs_db -c version failed: $ver"
+        ver=" $(sed -n 's/^versionnum .* = //p' <<<"$ver" | tr ',' ' ') "
+        for f in V5 CRC FTYPE FINOBT SPARSE_INODES BIGTIME INOBTCNT; do
+                [[ $ver == *" $f "* ]] || _cx "feature $f missing:$ver"
+        done
+        for f in REFLINK RMAPBT NREXT64; do
+                [[ $ver != *" $f "* ]] || _cx "feature $f must not be set:$ver"
+        done
+        # GRUB's own XFS driver lists the root and reads a file (one under
+        # /boot when there is one, as GRUB does at boot)
+        if command -v grub-fstest >/dev/null; then
+                grub-fstest "$part" ls / >"$T/grub-fstest.out" 2>&1 || {
+                        sed 's/^/  grub-fstest: /' "$T/grub-fstest.out" | head >&2
+                        _cx "grub-fstest ls / failed"; }
+                local f
+                f=$(cd "$src" && { find boot -type f -size +0 2>/dev/null; find . -maxdepth 2 -type f -size +0 -size -2M; } |
+                    head -n1)
+                f=${f#./}
+                if [ -n "$f" ] && [ -r "$src/$f" ]; then
+                        grub-fstest "$part" cat "/$f" >"$T/grub-cat.out" 2>"$T/grub-cat.err" &&
+                                cmp -s "$T/grub-cat.out" "$src/$f" || _cx "grub-fstest cat /$f differs from the source"
+                fi
+        fi
+        rm -f "$part"
         return $bad
 }
 
@@ -307,7 +361,9 @@ _check_mount() {
                 log "check_image: diff -r --no-dereference found differences"
                 bad=1
         fi
-        if ! "$PYTHON" "$TD_LIB/treecmp.py" --ignore-extra lost+found "$@" "$src" "$mnt" \
+        local xo=()
+        [ "$fs" != xfs ] || xo=(--ignore-xattr trusted.SGI_ACL_FILE --ignore-xattr trusted.SGI_ACL_DEFAULT)
+        if ! "$PYTHON" "$TD_LIB/treecmp.py" --ignore-extra lost+found "${xo[@]}" "$@" "$src" "$mnt" \
                         >"$T/treecmp.out" 2>&1; then
                 sed 's/^/  lstat: /' "$T/treecmp.out" >&2
                 log "check_image: lstat/xattr comparison through the kernel mount failed"

@@ -238,6 +238,9 @@ def cmp_trees(a, b, args):
                 rep(rel, "symlink target %r vs %r" % (la[:80], lb[:80]))
         if not args.no_xattrs:
             xa, xb = xattrs(pa), xattrs(pb)
+            for k in args.ignore_xattr:
+                xa.pop(k, None)
+                xb.pop(k, None)
             if xa != xb:
                 for k in sorted(set(xa) | set(xb)):
                     if xa.get(k) != xb.get(k):
@@ -412,6 +415,9 @@ def main():
     ap.add_argument("--time-res", choices=["ns", "s"], default="ns")
     ap.add_argument("--no-content", action="store_true")
     ap.add_argument("--no-xattrs", action="store_true")
+    # XFS lists a POSIX ACL twice to root: as system.posix_acl_access and as
+    # the attribute that holds it, trusted.SGI_ACL_FILE (fs/xfs/xfs_xattr.c)
+    ap.add_argument("--ignore-xattr", action="append", default=[], metavar="NAME")
     ap.add_argument("--no-owner", action="store_true")
     ap.add_argument("--no-mtime", action="store_true")
     ap.add_argument("--skip-root-time", action="store_true")

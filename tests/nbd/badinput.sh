@@ -33,7 +33,7 @@ expect() {
 expect unknown-key "'colour'" "$T/src" colour=blue
 expect unknown-key-2 "'overlay_memory'" "$T/src" overlay_memory=true
 expect bad-size "size=abc" "$T/src" size=abc
-expect bad-fs "fs=xfs" "$T/src" fs=xfs
+expect bad-fs "fs=btrfs" "$T/src" fs=btrfs
 expect bad-table "table=apm" "$T/src" table=apm
 expect bad-bool "grub=maybe" "$T/src" grub=maybe
 expect bad-overlay-memory "overlay-memory=2" "$T/src" overlay-memory=2

@@ -1,0 +1,184 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# xfs.sh: --fs xfs beyond the fixtures (issue 11).
+#   repro     two seeded builds: the same sha256; another seed: another UUID
+#   fuse      the daemon's disk.img (as the user) equals treedisk-build's
+#   sizes     automatic, +N, fixed; 300 MiB is XFS's minimum; a fixed size
+#             too small names the size needed; --label longer than 12 refused
+#   badinput  a symlink target of 1024 bytes, a device XFS cannot number:
+#             one line each, naming the path
+#   mkfs      the same small tree through mkfs.xfs -p PROTOFILE (xfsprogs'
+#             reference): what xfs_db reports of a few inodes agrees
+#             (format, nlink, size, mode; directories' forms)
+#   written   (root) the image mounted read-write on a loop device: files
+#             made, written and deleted, unmounted: xfs_repair -n clean
+#             (the free-space btrees are right, not only readable)
+. "$(dirname "$0")/../lib/common.sh"
+require_builder
+requires sfdisk blkid sha256sum xfs_repair xfs_db
+td_tmpdir
+user_dir "$T/u"
+O=$T/u
+rc=0
+bad() { log "$*"; rc=1; }
+sum() { sha256sum <"$1" | cut -d' ' -f1; }
+# part IMG OUT: the partition of IMG as a sparse file (xfs_* take no offset)
+part() {
+        dd if="$1" of="$2" bs=1M iflag=skip_bytes,count_bytes skip="$(part_offset "$1")" \
+                count="$(part_bytes "$1")" conv=sparse status=none
+}
+
+# a small tree: every form of directory but node (bigdir-xfs has that),
+# files with data, sparse, empty; symlinks local and remote; xattrs
+src=$T/src
+mkdir -p "$src/d/sf" "$src/d/block" "$src/d/leaf" "$src/boot"
+for i in 1 2 3; do echo "sf $i" >"$src/d/sf/f$i"; done
+for i in $(seq 1 40); do : >"$src/d/block/entry-$i"; done
+for i in $(seq 1 600); do : >"$src/d/leaf/a-somewhat-longer-name-$i"; done
+head -c 300000 /dev/urandom >"$src/boot/vmlinuz-test"
+printf 'x%.0s' $(seq 1 5000) >"$src/text"
+truncate -s 100M "$src/sparse"; echo tail >>"$src/sparse"
+: >"$src/empty"
+ln -s text "$src/short-link"
+ln -s "$(printf 'p%.0s' $(seq 1 700))" "$src/long-link"
+ln "$src/text" "$src/hardlink"
+mkdir -p "$src/sub/dir"
+chmod -R a+rX "$src"
+freeze_atimes "$src"
+export SOURCE_DATE_EPOCH=1700000000
+
+# --- repro ------------------------------------------------------------------
+td_build_as_user --fs xfs --seed one "$src" -o "$O/1.img" || fail "build 1"
+freeze_atimes "$src"
+td_build_as_user --fs xfs --seed one "$src" -o "$O/2.img" || fail "build 2"
+[ "$(sum "$O/1.img")" = "$(sum "$O/2.img")" ] ||
+        { bad "repro: two seeded builds differ"; cmp -l "$O/1.img" "$O/2.img" | head -5 >&2 || true; }
+td_build_as_user --fs xfs --seed two "$src" -o "$O/3.img" || fail "build 3"
+u1=$(blkid -p -o value -s UUID -O "$(part_offset "$O/1.img")" "$O/1.img")
+u3=$(blkid -p -o value -s UUID -O "$(part_offset "$O/3.img")" "$O/3.img")
+[ -n "$u1" ] && [ "$u1" != "$u3" ] || bad "repro: seeds one and two give UUIDs '$u1' and '$u3'"
+log "repro: $(sum "$O/1.img" | cut -c1-16) twice; UUIDs $u1 / $u3"
+rm -f "$O/2.img" "$O/3.img"
+
+# --- fuse -------------------------------------------------------------------
+if [ -x "$TREEDISK" ] && command -v fusermount3 >/dev/null &&
+                { ! is_root || [ "$(stat -c %a /dev/fuse)" = 666 ]; }; then
+        as_user mkdir -p "$O/mnt"
+        as_user "$TREEDISK" --fs xfs --seed one "$src" "$O/mnt" 2>"$T/fuse.err" ||
+                { cat "$T/fuse.err" >&2; fail "treedisk --fs xfs failed"; }
+        on_exit "as_user fusermount3 -u '$O/mnt' 2>/dev/null"
+        as_user cmp "$O/mnt/disk.img" "$O/1.img" || bad "fuse: disk.img differs from treedisk-build's"
+        part "$O/1.img" "$O/p1.img"
+        chmod 644 "$O/p1.img"
+        as_user cmp "$O/mnt/part1.img" "$O/p1.img" || bad "fuse: part1.img differs from the build's partition"
+        rm -f "$O/p1.img"
+        as_user fusermount3 -u "$O/mnt"
+else
+        log "fuse: skipped (no treedisk, fusermount3 or usable /dev/fuse)"
+fi
+
+# --- sizes ------------------------------------------------------------------
+check_size() { # NAME IMG: xfs_repair -n on the partition, the partition's size
+        part "$2" "$T/p.img"
+        xfs_repair -n -f "$T/p.img" >"$T/repair.out" 2>&1 ||
+                { sed 's/^/  xfs_repair: /' "$T/repair.out" | head >&2; bad "sizes: $1: xfs_repair -n failed"; }
+        rm -f "$T/p.img"
+}
+sz=$(stat -c %s "$O/1.img")
+[ "$sz" -ge $((300 << 20)) ] || bad "sizes: automatic: $sz bytes, under XFS's 300 MiB"
+td_build_as_user --fs xfs --size +1G "$src" -o "$O/plus.img" || bad "sizes: --size +1G failed"
+[ "$(stat -c %s "$O/plus.img")" -gt $((1 << 30)) ] || bad "sizes: --size +1G gave $(stat -c %s "$O/plus.img") bytes"
+check_size +1G "$O/plus.img"
+rm -f "$O/plus.img"
+td_build_as_user --fs xfs --size 5G "$src" -o "$O/fixed.img" || bad "sizes: --size 5G failed"
+[ "$(stat -c %s "$O/fixed.img")" = $((5 << 30)) ] || bad "sizes: --size 5G gave $(stat -c %s "$O/fixed.img") bytes"
+check_size 5G "$O/fixed.img"
+rm -f "$O/fixed.img"
+expect_error "sizes: --size 200M" "at least" --fs xfs --size 200M "$src" -o "$O/out.img"
+grep -q -- '--size 30[0-9]M' "$T/build.err" || bad "sizes: --size 200M: the message names no size of about 300M: $(cat "$T/build.err")"
+expect_error "label" "12 bytes" --fs xfs --label thirteen-char "$src" -o "$O/out.img"
+
+# --- badinput ---------------------------------------------------------------
+mkdir -p "$T/b1"
+ln -s "$(printf 'q%.0s' $(seq 1 1024))" "$T/b1/too-long"
+chmod -R a+rX "$T/b1"
+expect_error "symlink of 1024 bytes" "b1/too-long" --fs xfs "$T/b1" -o "$O/out.img"
+if is_root; then
+        mkdir -p "$T/b2"
+        mknod "$T/b2/bigdev" b 4095 1048575
+        expect_error "device 4095:1048575" "b2/bigdev" --fs xfs "$T/b2" -o "$O/out.img"
+fi
+
+# --- mkfs -------------------------------------------------------------------
+# mkfs.xfs -p: no hard links, no xattrs; compare what xfs_db says
+if command -v mkfs.xfs >/dev/null; then
+        pr=$T/proto
+        {
+                echo "/dev/null"; echo "0 0"
+                echo "d--755 0 0"
+                echo "d d--755 0 0"
+                echo "sf d--755 0 0"
+                for i in 1 2 3; do echo "f$i ---644 0 0 $src/d/sf/f$i"; done
+                echo '$'
+                echo "block d--755 0 0"
+                for i in $(seq 1 40); do echo "entry-$i ---644 0 0 $src/empty"; done
+                echo '$'
+                echo "leaf d--755 0 0"
+                for i in $(seq 1 600); do echo "a-somewhat-longer-name-$i ---644 0 0 $src/empty"; done
+                echo '$'
+                echo '$'
+                echo "text ---644 0 0 $src/text"
+                echo "short-link l--777 0 0 text"
+                echo "long-link l--777 0 0 $(readlink "$src/long-link")"
+                echo '$'
+        } >"$pr"
+        mkdir -p "$T/s2/d/sf" "$T/s2/d/block" "$T/s2/d/leaf"
+        cp -a "$src/d/sf/." "$T/s2/d/sf/"; cp -a "$src/d/block/." "$T/s2/d/block/"
+        cp -a "$src/d/leaf/." "$T/s2/d/leaf/"; cp -a "$src/text" "$src/short-link" "$src/long-link" "$T/s2/"
+        chmod 755 "$T/s2" "$T/s2/d" "$T/s2/d/"*; chmod 644 "$T/s2/text" "$T/s2/d/"*/*
+        truncate -s 512M "$T/ref.img"
+        if mkfs.xfs -q -f -m reflink=0 -p "$pr" "$T/ref.img" 2>"$T/mkfs.err"; then
+                td_build --fs xfs --size 600M "$T/s2" -o "$T/ours.img" || fail "build for the mkfs comparison"
+                part "$T/ours.img" "$T/ours.p"
+                # (a directory's extent count is where the blocks fell, not its form)
+                for p in / /d /d/sf /d/block /d/leaf /text /short-link /long-link /d/sf/f1; do
+                        fields="core.mode core.format core.nlinkv2 core.size core.naextents"
+                        case $p in /text|/*link|/d/sf/f1) fields="$fields core.nextents" ;; esac
+                        a=$(xfs_db -r -c "path $p" -c "print $fields" "$T/ref.img" 2>&1)
+                        b=$(xfs_db -r -c "path $p" -c "print $fields" "$T/ours.p" 2>&1)
+                        [ "$a" = "$b" ] || bad "mkfs: $p: mkfs.xfs -p: $(echo $a) / treedisk: $(echo $b)"
+                done
+                log "mkfs: xfs_db agrees on mode, format, nlink, size and attr extents of 10 inodes"
+                rm -f "$T/ours.p" "$T/ours.img"
+        else
+                log "mkfs: mkfs.xfs -p failed here: $(head -n1 "$T/mkfs.err") (compared nothing)"
+        fi
+        rm -f "$T/ref.img"
+fi
+
+# --- written ----------------------------------------------------------------
+if is_root; then
+        part "$O/1.img" "$T/w.img"
+        mkdir -p "$T/wm"
+        if mount -t xfs -o loop "$T/w.img" "$T/wm" 2>"$T/mount.err"; then
+                on_exit "td_umount '$T/wm'"
+                for i in $(seq 1 300); do echo "new $i" >"$T/wm/d/leaf/new-$i"; done
+                head -c 50M /dev/zero >"$T/wm/big"
+                rm -f "$T/wm/d/leaf/a-somewhat-longer-name-"{1..300} "$T/wm/sparse" "$T/wm/text"
+                mkdir "$T/wm/newdir"; cp -a "$T/wm/boot" "$T/wm/newdir/"
+                setfattr -n user.added -v yes "$T/wm/newdir" 2>/dev/null || true
+                td_umount "$T/wm"
+                xfs_repair -n -f "$T/w.img" >"$T/repair.out" 2>&1 ||
+                        { sed 's/^/  xfs_repair: /' "$T/repair.out" | head -30 >&2
+                          bad "written: xfs_repair -n after writes through the kernel"; }
+                log "written: 300 files made, 300 and two large ones deleted, 50 MiB written; then xfs_repair -n"
+        else
+                bad "written: mount -t xfs -o loop failed: $(cat "$T/mount.err")"
+        fi
+        rm -f "$T/w.img"
+else
+        log "written: skipped (needs root for a loop mount)"
+fi
+
+[ $rc = 0 ] || fail "see above"
+log ok
