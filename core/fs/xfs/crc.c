@@ -30,11 +30,51 @@ static void crc_table_init(void)
                         crc_table[k][b] = (crc_table[k - 1][b] >> 8) ^ crc_table[0][crc_table[k - 1][b] & 0xff];
 }
 
+#if defined(__x86_64__)
+/* SSE4.2's crc32 instruction computes this very CRC (Castagnoli, reflected,
+ * no inversion), 8 bytes an instruction: a build of a million inodes
+ * checksums half a gigabyte. */
+__attribute__((target("sse4.2"))) static uint32_t crc32c_sse42(uint32_t crc, const uint8_t *p, size_t len)
+{
+        uint64_t c = crc;
+
+        while (len >= 8) {
+                uint64_t v;
+
+                memcpy(&v, p, 8);
+                c = __builtin_ia32_crc32di(c, v);
+                p += 8;
+                len -= 8;
+        }
+        while (len--)
+                c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
+        return (uint32_t)c;
+}
+
+static bool have_sse42;
+
+static void crc_init(void)
+{
+        __builtin_cpu_init();
+        have_sse42 = __builtin_cpu_supports("sse4.2");
+        crc_table_init();
+}
+#else
+static void crc_init(void)
+{
+        crc_table_init();
+}
+#endif
+
 uint32_t td_xfs_crc32c(uint32_t crc, const void *buf, size_t len)
 {
         const uint8_t *p = buf;
 
-        pthread_once(&crc_once, crc_table_init);
+        pthread_once(&crc_once, crc_init);
+#if defined(__x86_64__)
+        if (have_sse42)
+                return crc32c_sse42(crc, p, len);
+#endif
         while (len >= 8) {
                 uint32_t lo, hi;
 
