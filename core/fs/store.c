@@ -36,7 +36,15 @@ struct td_memstore {
         uint64_t *free_slots;
         size_t n_free, cap_free;
         int err;                /* first I/O error (logged), sticky */
+        /* Chunks written back to consecutive slots are gathered here and
+         * written with one pwrite (a spill of half a gigabyte is otherwise
+         * 131,072 of them): slots [wb_first, wb_first + wb_n). */
+        uint8_t *wb;
+        uint64_t wb_first;
+        size_t wb_n;
 };
+
+#define WB_CHUNKS 256 /* 1 MiB */
 
 static size_t hash_key(uint64_t k)
 {
@@ -70,6 +78,7 @@ void td_memstore_free(struct td_memstore *st)
         free(st->clock);
         free(st->clock_free);
         free(st->free_slots);
+        free(st->wb);
         if (st->fd >= 0)
                 close(st->fd);
         free(st);
@@ -169,6 +178,57 @@ static void free_slot(struct td_memstore *st, struct entry *s)
         s->slot = 0;
 }
 
+static int wb_flush(struct td_memstore *st)
+{
+        int r;
+
+        if (!st->wb_n)
+                return 0;
+        r = td_pwrite_all(st->fd, st->wb, st->wb_n * TD_MEMSTORE_CHUNK, st->wb_first * TD_MEMSTORE_CHUNK);
+        st->wb_n = 0;
+        return r < 0 ? io_error(st, r) : 0;
+}
+
+static bool wb_holds(const struct td_memstore *st, uint64_t slot)
+{
+        return st->wb_n && slot >= st->wb_first && slot < st->wb_first + st->wb_n;
+}
+
+/* Writes a chunk to file slot slot: into the gathering buffer when it is
+ * there or comes right after it. */
+static int write_slot(struct td_memstore *st, uint64_t slot, const uint8_t *data)
+{
+        int r;
+
+        if (wb_holds(st, slot)) {
+                memcpy(st->wb + (slot - st->wb_first) * TD_MEMSTORE_CHUNK, data, TD_MEMSTORE_CHUNK);
+                return 0;
+        }
+        if (!st->wb)
+                st->wb = td_malloc(WB_CHUNKS * TD_MEMSTORE_CHUNK);
+        if (st->wb_n && (slot != st->wb_first + st->wb_n || st->wb_n == WB_CHUNKS)) {
+                r = wb_flush(st);
+                if (r < 0)
+                        return r;
+        }
+        if (!st->wb_n)
+                st->wb_first = slot;
+        memcpy(st->wb + st->wb_n++ * TD_MEMSTORE_CHUNK, data, TD_MEMSTORE_CHUNK);
+        return 0;
+}
+
+static int read_slot(struct td_memstore *st, uint64_t slot, uint8_t *data)
+{
+        int r;
+
+        if (wb_holds(st, slot)) {
+                memcpy(data, st->wb + (slot - st->wb_first) * TD_MEMSTORE_CHUNK, TD_MEMSTORE_CHUNK);
+                return 0;
+        }
+        r = td_pread_all(st->fd, data, TD_MEMSTORE_CHUNK, slot * TD_MEMSTORE_CHUNK);
+        return r < 0 ? io_error(st, r) : 0;
+}
+
 /* Writes a chunk's memory copy back to the file (or forgets the chunk when
  * it is all zeros) and frees the copy: the entry may be gone afterwards. */
 static int write_back(struct td_memstore *st, struct entry *s)
@@ -186,9 +246,9 @@ static int write_back(struct td_memstore *st, struct entry *s)
         if (s->dirty || !s->slot) {
                 if (!s->slot)
                         s->slot = (st->n_free ? st->free_slots[--st->n_free] : st->next_slot++) + 1;
-                r = td_pwrite_all(st->fd, s->data, TD_MEMSTORE_CHUNK, (s->slot - 1) * TD_MEMSTORE_CHUNK);
+                r = write_slot(st, s->slot - 1, s->data);
                 if (r < 0)
-                        return io_error(st, r);
+                        return r;
         }
         free(s->data);
         s->data = NULL;
@@ -262,10 +322,9 @@ static uint8_t *get(struct td_memstore *st, uint64_t chunk, bool load, bool writ
         }
         data = load && s->slot ? td_malloc(TD_MEMSTORE_CHUNK) : td_calloc(1, TD_MEMSTORE_CHUNK);
         if (load && s->slot) {
-                r = td_pread_all(st->fd, data, TD_MEMSTORE_CHUNK, (s->slot - 1) * TD_MEMSTORE_CHUNK);
+                r = read_slot(st, s->slot - 1, data);
                 if (r < 0) {
                         free(data);
-                        io_error(st, r);
                         return NULL;
                 }
         }
@@ -385,6 +444,8 @@ int td_memstore_export(struct td_memstore *st, struct td_memstore_chunks *out)
                         }
                         i++;
                 }
+                if (wb_flush(st) < 0)
+                        return st->err;
         }
         out->idx = td_malloc(TD_MAX(st->count, 1) * sizeof(uint64_t));
         out->mem = td_calloc(TD_MAX(st->count, 1), sizeof(uint8_t *));

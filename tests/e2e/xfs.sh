@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # xfs.sh: --fs xfs beyond the fixtures (issue 11).
-#   repro     two seeded builds: the same sha256; another seed: another UUID
+#   repro     two seeded builds: the same sha256 (also with the metadata
+#             spilled to a file); another seed: another UUID
 #   fuse      the daemon's disk.img (as the user) equals treedisk-build's
 #   sizes     automatic, +N, fixed; 300 MiB is XFS's minimum; a fixed size
 #             too small names the size needed; --label longer than 12 refused
@@ -53,6 +54,10 @@ freeze_atimes "$src"
 td_build_as_user --fs xfs --seed one "$src" -o "$O/2.img" || fail "build 2"
 [ "$(sum "$O/1.img")" = "$(sum "$O/2.img")" ] ||
         { bad "repro: two seeded builds differ"; cmp -l "$O/1.img" "$O/2.img" | head -5 >&2 || true; }
+# the metadata spilled to a file (as for millions of files): the same bytes
+freeze_atimes "$src"
+TREEDISK_META_MEMORY=64K td_build_as_user --fs xfs --seed one "$src" -o "$O/2.img" || fail "build 2 (spilled)"
+[ "$(sum "$O/1.img")" = "$(sum "$O/2.img")" ] || bad "repro: the build whose metadata spilled differs"
 td_build_as_user --fs xfs --seed two "$src" -o "$O/3.img" || fail "build 3"
 u1=$(blkid -p -o value -s UUID -O "$(part_offset "$O/1.img")" "$O/1.img")
 u3=$(blkid -p -o value -s UUID -O "$(part_offset "$O/3.img")" "$O/3.img")
