@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: MIT
 # shellcheck disable=SC2154  # run_timed assigns ${pfx}_s and ${pfx}_kb
 # bench/xfs.sh [WORKDIR]: --fs xfs against --fs ext4 and against mkfs.xfs, in
-# one run (issue 11), on trees of 100,000 and 1,000,000 files (100 bytes
-# each, 1,000 to a directory: bench/scale.sh's trees, reused from WORKDIR when
-# they are there; BENCH_SIZES="N ..." for others):
+# one run (issue 11), on a tree of 1 GiB in 8 files ("big") and trees of
+# 100,000 and 1,000,000 files (100 bytes each, 1,000 to a directory:
+# bench/scale.sh's trees, reused from WORKDIR when they are there;
+# BENCH_SIZES="big N ..." for others):
 #   `treedisk-build -q --dry-run --fs xfs TREE` vs the same with --fs ext4:
 #     wall time, peak RSS, and the ratio xfs / ext4 (target <= 1.2);
 #   vs `mkfs.xfs -p PROTO` (xfsprogs 6.1's protofile route: it copies every
@@ -20,7 +21,7 @@ export PATH=$PATH:/usr/sbin:/sbin LC_ALL=C
 [ -x /usr/bin/time ] || { echo "bench: needs GNU time: apt-get install time" >&2; exit 1; }
 command -v mkfs.xfs >/dev/null || { echo "bench: needs mkfs.xfs (xfsprogs)" >&2; exit 1; }
 PYTHON=${PYTHON:-/usr/bin/python3}
-sizes=${BENCH_SIZES:-100000 1000000}
+sizes=${BENCH_SIZES:-big 100000 1000000}
 mkfs_max=${BENCH_MKFS_MAX:-100000}
 W=${1:-$(mktemp -d "${TMPDIR:-/var/tmp}/td-bench-xfs.XXXXXX")}
 own_w=0
@@ -34,12 +35,19 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 . "$top/bench/lib.sh"
 mib() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+# a / b; GNU time counts hundredths: b = 0 is under 0.01 s
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else if (a > 0) printf ">%.0f", a / 0.01; else print "-" }'; }
 
 echo "# treedisk xfs bench: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cpus, $(mkfs.xfs -V 2>&1 | head -1)"
 for n in $sizes; do
         t=$W/files$n
         [ -d "$t" ] && continue
+        if [ "$n" = big ]; then
+                mkdir -p "$t.part"
+                for i in 1 2 3 4 5 6 7 8; do head -c 128M /dev/urandom >"$t.part/file$i"; done
+                mv "$t.part" "$t"
+                continue
+        fi
         echo "# making $t ($n files)"
         "$PYTHON" - "$t.part" "$n" <<'PY'
 import os, sys
@@ -64,7 +72,7 @@ for n in $sizes; do
         run_timed x "$TREEDISK_BUILD" -q --dry-run --fs xfs "$t"
         part=$(sed -n 's/^partition_bytes: //p' "$W/cmd.out")
         m_s=- m_ratio=-
-        if [ "$n" -le "$mkfs_max" ]; then
+        if [ "$n" = big ] || [ "$n" -le "$mkfs_max" ]; then
                 # the protofile: the tree as mkfs.xfs -p reads it
                 "$PYTHON" - "$t" >"$W/proto" <<'PY'
 import os, sys
