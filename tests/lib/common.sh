@@ -311,6 +311,22 @@ _check_xfs() {
         for f in REFLINK RMAPBT NREXT64; do
                 [[ $ver != *" $f "* ]] || _cx "feature $f must not be set:$ver"
         done
+        # xfs_db's own consistency check (xfs_check's block and inode
+        # accounting: a second opinion beside xfs_repair's)
+        local out
+        out=$(xfs_db -r -c check "$part" 2>&1) || _cx "xfs_db -c check failed: $out"
+        [ -z "$out" ] || { printf '%s\n' "$out" | head -20 | sed 's/^/  xfs_db check: /' >&2; _cx "xfs_db -c check complains"; }
+        # the geometry mkfs.xfs picks for that many blocks: AG count and size, log
+        if command -v mkfs.xfs >/dev/null; then
+                local sb want got
+                sb=$(xfs_db -r -c 'sb 0' -c 'p dblocks agcount agblocks logblocks' "$part" 2>&1)
+                truncate -s "$(( $(sed -n 's/^dblocks = //p' <<<"$sb") * 4096 ))" "$T/mkfs-n.img"
+                want=$(mkfs.xfs -N -f -m reflink=0 "$T/mkfs-n.img" 2>&1 |
+                       sed -n 's/.*agcount=\([0-9]*\), agsize=\([0-9]*\) blks.*/\1 \2/p; s/^log .*blocks=\([0-9]*\),.*/\1/p' | tr '\n' ' ')
+                got="$(sed -n 's/^agcount = //p' <<<"$sb") $(sed -n 's/^agblocks = //p' <<<"$sb") $(sed -n 's/^logblocks = //p' <<<"$sb") "
+                [ "$want" = "$got" ] || _cx "geometry (agcount agsize logblocks) '$got', mkfs.xfs -N says '$want'"
+                rm -f "$T/mkfs-n.img"
+        fi
         # GRUB's own XFS driver lists the root and reads a file (one under
         # /boot when there is one, as GRUB does at boot)
         if command -v grub-fstest >/dev/null; then

@@ -280,6 +280,7 @@ static int build_attrs(struct td_xfs_builder *b, const struct td_node *n, uint64
                 r = 0;
         }
         in->afork = afork;
+        b->sb.attr = true;
 out:
         td_xfs_attr_plan_done(&plan);
         free(x.e);

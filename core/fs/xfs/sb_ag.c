@@ -80,7 +80,9 @@ void td_xfs_write_sb(const struct td_xfs_sb_info *s, uint32_t agno, uint8_t out[
         put32(SB(sb_agcount), g->agcount);
         put32(SB(sb_rbmblocks), 0);
         put32(SB(sb_logblocks), g->logblocks);
-        put16(SB(sb_versionnum), SB_VERSIONNUM);
+        /* ATTRBIT: set by the kernel when the first xattr is added
+         * (xfs_add_attr()); xfs_db's check wants it once any inode has one */
+        put16(SB(sb_versionnum), SB_VERSIONNUM | (s->attr ? XFS_SB_VERSION_ATTRBIT : 0));
         put16(SB(sb_sectsize), TD_XFS_SECTOR_SIZE);
         put16(SB(sb_inodesize), TD_XFS_INODE_SIZE);
         put16(SB(sb_inopblock), TD_XFS_INOPBLOCK);

@@ -135,6 +135,7 @@ struct td_xfs_sb_info {
         const struct td_xfs_geom *g;
         uint8_t uuid[16];         /* sb_uuid, and the uuid of every header */
         char label[12];           /* not NUL-terminated when 12 bytes long */
+        bool attr;                /* some inode has xattrs (XFS_SB_VERSION_ATTRBIT) */
         uint64_t rootino;         /* must be td_xfs_rootino(g): xfs_repair
                                    * insists on mkfs's place */
         uint64_t icount, ifree;   /* inodes allocated (in chunks, 64 each, all
