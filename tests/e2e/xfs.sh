@@ -11,9 +11,16 @@
 #   mkfs      the same small tree through mkfs.xfs -p PROTOFILE (xfsprogs'
 #             reference): what xfs_db reports of a few inodes agrees
 #             (format, nlink, size, mode; directories' forms)
+#   full      a fixed size whose AGs the data fills: the AGs keep room for
+#             their btrees (it was refused as too small)
 #   written   (root) the image mounted read-write on a loop device: files
-#             made, written and deleted, unmounted: xfs_repair -n clean
-#             (the free-space btrees are right, not only readable)
+#             made, written and deleted, xattrs added to inodes that have
+#             some, remote values and removals on one of 40 (the attr fork
+#             keeps room for a btree root, as the kernel's), unmounted:
+#             xfs_repair -n clean
+#             (the free-space btrees are right, not only readable); a
+#             trusted.SGI_ACL_FILE copied from an XFS without its ACL is
+#             left out with a warning, not stored unchecked
 . "$(dirname "$0")/../lib/common.sh"
 require_builder
 requires sfdisk blkid sha256sum xfs_repair xfs_db
@@ -103,6 +110,15 @@ expect_error "sizes: --size 200M" "at least" --fs xfs --size 200M "$src" -o "$O/
 grep -q -- '--size 30[0-9]M' "$T/build.err" || bad "sizes: --size 200M: the message names no size of about 300M: $(cat "$T/build.err")"
 expect_error "label" "12 bytes" --fs xfs --label thirteen-char "$src" -o "$O/out.img"
 
+# --- full -------------------------------------------------------------------
+mkdir -p "$T/full"
+head -c 150M /dev/zero | tr '\0' x >"$T/full/data"   # not sparse: 150 MiB of blocks
+chmod -R a+rX "$T/full"
+td_build_as_user --fs xfs --size 400M "$T/full" -o "$O/full.img" || bad "full: --size 400M for 150 MiB refused"
+[ ! -e "$O/full.img" ] || check_size full "$O/full.img"
+rm -f "$O/full.img"
+rm -rf "$T/full"
+
 # --- badinput ---------------------------------------------------------------
 mkdir -p "$T/b1"
 ln -s "$(printf 'q%.0s' $(seq 1 1024))" "$T/b1/too-long"
@@ -162,6 +178,43 @@ if command -v mkfs.xfs >/dev/null; then
 fi
 
 # --- written ----------------------------------------------------------------
+if is_root && command -v setfattr >/dev/null; then
+        # xattrs: small ones (a shortform fork), many (a leaf), one without its
+        # ACL (left out with a warning)
+        mkdir -p "$T/x"
+        for i in 1 2 3; do echo "$i" >"$T/x/small$i"; setfattr -n user.e "$T/x/small$i"; done
+        echo many >"$T/x/many"
+        for i in $(seq 1 40); do setfattr -n "user.attr-$i" -v "value $i" "$T/x/many"; done
+        ln -s small1 "$T/x/link"; setfattr -h -n trusted.l -v 1 "$T/x/link"
+        echo acl >"$T/x/acl"; setfattr -n trusted.SGI_ACL_FILE -v garbage2 "$T/x/acl"
+        td_build --fs xfs --seed x "$T/x" -o "$T/x.img" || fail "build of the xattr tree"
+        grep -q "SGI_ACL_FILE.*left out.*x/acl" "$T/build.err" ||
+                bad "written: no warning for the unmatched trusted.SGI_ACL_FILE: $(cat "$T/build.err")"
+        part "$T/x.img" "$T/xp.img"
+        mkdir -p "$T/xm"
+        kmsg=$(dmesg 2>/dev/null | wc -l)
+        if mount -t xfs -o loop "$T/xp.img" "$T/xm" 2>"$T/mount.err"; then
+                on_exit "td_umount '$T/xm'"
+                big=$(head -c 2000 /dev/zero | tr '\0' a)
+                for f in small1 small2 small3 many; do setfattr -n user.big -v "$big" "$T/xm/$f" || bad "written: setfattr on $f"; done
+                setfattr -h -n trusted.big -v "$big" "$T/xm/link" || bad "written: setfattr on the symlink"
+                # remote values: the attr fork's extents outgrow the inode (a bmbt root)
+                rv=$(head -c 3500 /dev/zero | tr '\0' r)
+                for i in 1 2 3 4 5 6; do setfattr -n "user.remote-$i" -v "$rv" "$T/xm/many" || bad "written: remote value $i"; done
+                for i in $(seq 1 25); do setfattr -x "user.attr-$i" "$T/xm/many"; done
+                getfattr -n trusted.SGI_ACL_FILE "$T/xm/acl" >/dev/null 2>&1 && bad "written: the unmatched SGI_ACL_FILE was stored"
+                td_umount "$T/xm"
+                xfs_repair -n -f "$T/xp.img" >"$T/repair.out" 2>&1 ||
+                        { sed 's/^/  xfs_repair: /' "$T/repair.out" | head -30 >&2
+                          bad "written: xfs_repair -n after xattr changes through the kernel"; }
+                dmesg 2>/dev/null | tail -n +"$((kmsg + 1))" | grep -E "xfs_inode_buf_verify|Corruption|Shutting down" >&2 &&
+                        bad "written: the kernel saw corruption (above)"
+                log "written: xattrs grown to leaves, remote values added, 25 of 40 removed through the kernel; then xfs_repair -n"
+        else
+                bad "written: mount of the xattr image failed: $(cat "$T/mount.err")"
+        fi
+        rm -f "$T/xp.img" "$T/x.img"
+fi
 if is_root; then
         part "$O/1.img" "$T/w.img"
         mkdir -p "$T/wm"

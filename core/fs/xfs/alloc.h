@@ -28,6 +28,7 @@ struct td_xfs_ag {
         uint32_t *chunks;         /* inode chunks (first agbno), in order */
         size_t n_chunks, cap_chunks;
         uint32_t used_inodes_last; /* inodes in use in the AG's last chunk (1..64) */
+        uint32_t reserve;         /* blocks at the AG's end kept for its btrees */
 };
 
 struct td_xfs_alloc {
@@ -47,8 +48,9 @@ int td_xfs_alloc_inodes(struct td_xfs_alloc *a, uint64_t n);
 uint64_t td_xfs_alloc_ino(const struct td_xfs_alloc *a, uint64_t k);
 
 /* Up to want blocks, contiguous, in one AG (never more than
- * TD_XFS_MAX_EXTLEN): *lblk the first (linear block number), returns how
- * many (>= 1), or 0 when the filesystem is full. */
+ * TD_XFS_MAX_EXTLEN, never an AG's last `reserve` blocks, which its btrees
+ * take at the end): *lblk the first (linear block number), returns how many
+ * (>= 1), or 0 when the filesystem is full. */
 uint32_t td_xfs_alloc_some(struct td_xfs_alloc *a, uint64_t want, uint64_t *lblk);
 
 /* The AG's free ranges now (gaps and what follows cursor, the log left

@@ -260,6 +260,14 @@ static int build(struct td_tree *t, const struct td_fs_params *p, struct td_fs *
                         "2486-07-02T20:20:24Z) clamped to the nearest limit, e.g. of '%s'", b.n_clamped,
                         b.n_clamped == 1 ? "" : "s", path);
         }
+        if (b.n_acl_dropped) {
+                _cleanup_free_ char *path = td_xfs_src_path(&b, b.acl_dropped_example);
+
+                td_warn("%" PRIu64 " xattr%s trusted.SGI_ACL_FILE or _DEFAULT (XFS's own ACL attributes, "
+                        "copied from an XFS) without the system.posix_acl_* they hold left out, e.g. of '%s' "
+                        "(copy the tree with its ACLs, e.g. rsync -A, to keep them)", b.n_acl_dropped,
+                        b.n_acl_dropped == 1 ? "" : "s", path);
+        }
         r = td_memstore_export(b.st, &ret->meta);
         if (r < 0) {
                 r = -EIO;

@@ -36,6 +36,8 @@ struct td_xfs_builder {
         size_t n_map, cap_map;
         uint64_t *fsbs;                 /* scratch */
         size_t cap_fsbs;
+        uint64_t n_acl_dropped;         /* trusted.SGI_ACL_* without their system.posix_acl_* */
+        const struct td_node *acl_dropped_example;
         uint64_t n_clamped;
         const struct td_node *clamped_example;
         uint64_t inodes_used;

@@ -203,12 +203,20 @@ static int attrs_from_node(struct td_xfs_builder *b, const struct td_node *n, st
 
                 /* A source on XFS lists an ACL twice to root: as
                  * system.posix_acl_* and as the attribute holding it,
-                 * trusted.SGI_ACL_*: one is stored. */
-                if ((strcmp(x->name, "trusted.SGI_ACL_FILE") == 0 &&
-                     has_xattr(n, "system.posix_acl_access")) ||
-                    (strcmp(x->name, "trusted.SGI_ACL_DEFAULT") == 0 &&
-                     has_xattr(n, "system.posix_acl_default")))
+                 * trusted.SGI_ACL_*: the ACL is stored (as that attribute).
+                 * One without its system.posix_acl_* (copied from an XFS by
+                 * rsync -X or tar --xattrs onto another filesystem) is XFS's
+                 * own ACL attribute in a form nothing checked: left out,
+                 * counted for one warning. */
+                if (strcmp(x->name, "trusted.SGI_ACL_FILE") == 0 ||
+                    strcmp(x->name, "trusted.SGI_ACL_DEFAULT") == 0) {
+                        bool file = strcmp(x->name, "trusted.SGI_ACL_FILE") == 0;
+
+                        if (!has_xattr(n, file ? "system.posix_acl_access" : "system.posix_acl_default") &&
+                            !b->n_acl_dropped++)
+                                b->acl_dropped_example = n;
                         continue;
+                }
                 r = td_xfs_attr_from_xattr(x->name, x->value, x->len, &at->a[at->n], &at->bufs[at->n]);
 
                 at->n++;
@@ -225,6 +233,18 @@ static int attrs_from_node(struct td_xfs_builder *b, const struct td_node *n, st
 /* The attr fork: shortform in the inode when it fits beside dmin bytes of
  * data fork, else blocks (allocated and written here) mapped by extents in
  * the inode.  Sets in->forkoff, aformat, anextents, afork. */
+/* An attr fork never smaller than a bmbt root of 2 records (36 bytes), as
+ * the kernel keeps it (xfs_attr_shortform_bytesfit(): forkoff at most
+ * (LITINO - XFS_BMDR_SPACE_CALC(2)) / 8 = 37): a smaller one is valid on
+ * disk and xfs_repair passes it, but the kernel's first xattr change that
+ * turns the fork into a btree corrupts the inode. */
+#define MAX_FORKOFF ((TD_XFS_LITINO - (4u + 2u * 16u)) / 8u)
+
+static uint8_t attr_forkoff(size_t afork_bytes)
+{
+        return (uint8_t)TD_MIN((TD_XFS_LITINO - TD_ROUND_UP(afork_bytes, 8)) / 8, (size_t)MAX_FORKOFF);
+}
+
 static int build_attrs(struct td_xfs_builder *b, const struct td_node *n, uint64_t ino, size_t dmin,
                        struct td_xfs_inode *in, uint8_t *afork, uint64_t *nblocks)
 {
@@ -239,7 +259,7 @@ static int build_attrs(struct td_xfs_builder *b, const struct td_node *n, uint64
         /* The data fork keeps room for a bmbt root of 3 pointers, as the
          * kernel's xfs_attr_shortform_bytesfit() leaves it (a device's is
          * 8 bytes: its forkoff is 1, always). */
-        dmin = TD_MAX(dmin, (size_t)56);
+        dmin = TD_MIN(TD_MAX(dmin, (size_t)56), (size_t)MAX_FORKOFF * 8);
         max_local = TD_XFS_LITINO - (dev ? 8 : TD_ROUND_UP(dmin, 8));
 
         if (!n->n_xattrs)
@@ -259,7 +279,7 @@ static int build_attrs(struct td_xfs_builder *b, const struct td_node *n, uint64
                 td_xfs_attr_write(&b->sb, &plan, ino, NULL, afork, NULL, NULL);
                 in->aformat = XFS_DINODE_FMT_LOCAL;
                 in->afork_len = plan.local_len;
-                in->forkoff = dev ? 1 : (uint8_t)((TD_XFS_LITINO - TD_ROUND_UP(plan.local_len, 8)) / 8);
+                in->forkoff = dev ? 1 : attr_forkoff(plan.local_len);
         } else {
                 struct block_sink sink = { b, NULL };
                 size_t len = 0;
@@ -270,7 +290,7 @@ static int build_attrs(struct td_xfs_builder *b, const struct td_node *n, uint64
                 sink.fsb = fsb;
                 td_xfs_attr_write(&b->sb, &plan, ino, fsb, NULL, put_indexed, &sink);
                 *nblocks += plan.n_blocks;
-                in->forkoff = dev ? 1 : (uint8_t)((TD_XFS_LITINO - TD_ROUND_UP(x.n * 16, 8)) / 8);
+                in->forkoff = dev ? 1 : attr_forkoff(x.n * 16);
                 r = write_mapped_fork(b, ino, &x, TD_XFS_LITINO - in->forkoff * 8u, afork, &len, nblocks);
                 if (r < 0)
                         goto out;
