@@ -13,7 +13,6 @@
  * block that is not the root holds at least maxrecs / 2 (the kernel's
  * minrecs) and at most maxrecs. */
 #include <assert.h>
-#include <endian.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -22,22 +21,6 @@
 
 #define BLOCK_HDR XFS_BTREE_SBLOCK_CRC_LEN /* 56 */
 #define MAX_LEVELS 16u
-
-static void put16(uint8_t *p, uint16_t v)
-{
-        v = htobe16(v);
-        memcpy(p, &v, sizeof(v));
-}
-static void put32(uint8_t *p, uint32_t v)
-{
-        v = htobe32(v);
-        memcpy(p, &v, sizeof(v));
-}
-static void put64(uint8_t *p, uint64_t v)
-{
-        v = htobe64(v);
-        memcpy(p, &v, sizeof(v));
-}
 
 struct shape {
         unsigned height;
@@ -121,18 +104,18 @@ void td_xfs_btree_write(const struct td_xfs_sb_info *s, uint32_t agno, const str
                         uint32_t agbno = agbnos[sh.base[l] + i];
 
                         memset(blk, 0, sizeof(blk));
-                        put32(blk + offsetof(struct xfs_btree_block, bb_magic), b->magic);
-                        put16(blk + offsetof(struct xfs_btree_block, bb_level), (uint16_t)l);
-                        put16(blk + offsetof(struct xfs_btree_block, bb_numrecs), (uint16_t)n);
-                        put32(blk + offsetof(struct xfs_btree_block, bb_u.s.bb_leftsib),
+                        td_xfs_put_be32(blk + offsetof(struct xfs_btree_block, bb_magic), b->magic);
+                        td_xfs_put_be16(blk + offsetof(struct xfs_btree_block, bb_level), (uint16_t)l);
+                        td_xfs_put_be16(blk + offsetof(struct xfs_btree_block, bb_numrecs), (uint16_t)n);
+                        td_xfs_put_be32(blk + offsetof(struct xfs_btree_block, bb_u.s.bb_leftsib),
                               i > 0 ? agbnos[sh.base[l] + i - 1] : NULLAGBLOCK);
-                        put32(blk + offsetof(struct xfs_btree_block, bb_u.s.bb_rightsib),
+                        td_xfs_put_be32(blk + offsetof(struct xfs_btree_block, bb_u.s.bb_rightsib),
                               i + 1 < sh.blocks[l] ? agbnos[sh.base[l] + i + 1] : NULLAGBLOCK);
-                        put64(blk + offsetof(struct xfs_btree_block, bb_u.s.bb_blkno),
+                        td_xfs_put_be64(blk + offsetof(struct xfs_btree_block, bb_u.s.bb_blkno),
                               td_xfs_lblk(s->g, agno, agbno) * (TD_XFS_BLOCK_SIZE / TD_XFS_SECTOR_SIZE));
                         /* bb_lsn 0 */
                         memcpy(blk + offsetof(struct xfs_btree_block, bb_u.s.bb_uuid), s->uuid, 16);
-                        put32(blk + offsetof(struct xfs_btree_block, bb_u.s.bb_owner), agno);
+                        td_xfs_put_be32(blk + offsetof(struct xfs_btree_block, bb_u.s.bb_owner), agno);
                         if (l == 0) {
                                 if (n)
                                         memcpy(blk + BLOCK_HDR, b->recs + start * b->rec_size, n * b->rec_size);
@@ -145,7 +128,7 @@ void td_xfs_btree_write(const struct td_xfs_sb_info *s, uint32_t agno, const str
                                         uint64_t rec = first_record(&sh, l, child);
 
                                         memcpy(keys + j * b->key_size, b->recs + rec * b->rec_size, b->key_size);
-                                        put32(ptrs + j * sizeof(uint32_t), agbnos[sh.base[l - 1] + child]);
+                                        td_xfs_put_be32(ptrs + j * sizeof(uint32_t), agbnos[sh.base[l - 1] + child]);
                                 }
                         }
                         td_xfs_update_cksum(blk, sizeof(blk), XFS_BTREE_SBLOCK_CRC_OFF);

@@ -28,7 +28,6 @@
  * each), so that every node holds at least two children: xfs_repair wants
  * the first hash of the rightmost node of each level below its last. */
 #include <assert.h>
-#include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,22 +74,6 @@ struct dir_priv {
         uint32_t n_leafspace;     /* blocks in the leaf space */
         uint32_t n_free;          /* free-index blocks */
 };
-
-static void put16(uint8_t *p, uint16_t v)
-{
-        v = htobe16(v);
-        memcpy(p, &v, sizeof(v));
-}
-static void put32(uint8_t *p, uint32_t v)
-{
-        v = htobe32(v);
-        memcpy(p, &v, sizeof(v));
-}
-static void put64(uint8_t *p, uint64_t v)
-{
-        v = htobe64(v);
-        memcpy(p, &v, sizeof(v));
-}
 
 static inline uint32_t rol32(uint32_t w, unsigned s)
 {
@@ -370,24 +353,24 @@ static void write_sf(const struct dir_priv *d, uint64_t parent_ino, uint8_t *out
         *q++ = (uint8_t)d->n;
         *q++ = (uint8_t)TD_MIN(i8count, UINT8_MAX);
         if (i8count)
-                put64(q, parent_ino);
+                td_xfs_put_be64(q, parent_ino);
         else
-                put32(q, (uint32_t)parent_ino);
+                td_xfs_put_be32(q, (uint32_t)parent_ino);
         q += inosz;
         for (size_t i = 0; i < d->n; i++) {
                 const struct td_xfs_dirent *e = &d->e[i];
 
                 *q++ = e->namelen;
                 /* the offset the entry has in the block form */
-                put16(q, (uint16_t)off);
+                td_xfs_put_be16(q, (uint16_t)off);
                 q += 2;
                 memcpy(q, e->name, e->namelen);
                 q += e->namelen;
                 *q++ = e->ftype;
                 if (i8count)
-                        put64(q, e->ino);
+                        td_xfs_put_be64(q, e->ino);
                 else
-                        put32(q, (uint32_t)e->ino);
+                        td_xfs_put_be32(q, (uint32_t)e->ino);
                 q += inosz;
                 off += data_entsize(e->namelen);
         }
@@ -398,23 +381,23 @@ static void write_sf(const struct dir_priv *d, uint64_t parent_ino, uint8_t *out
 static void put_blk_hdr(const struct td_xfs_sb_info *s, uint8_t *b, uint32_t magic, uint64_t fsb,
                         uint64_t ino)
 {
-        put32(b + offsetof(struct xfs_dir3_blk_hdr, magic), magic);
-        put64(b + offsetof(struct xfs_dir3_blk_hdr, blkno), td_xfs_fsb_to_lblk(s->g, fsb) * 8);
+        td_xfs_put_be32(b + offsetof(struct xfs_dir3_blk_hdr, magic), magic);
+        td_xfs_put_be64(b + offsetof(struct xfs_dir3_blk_hdr, blkno), td_xfs_fsb_to_lblk(s->g, fsb) * 8);
         /* lsn 0: never logged */
         memcpy(b + offsetof(struct xfs_dir3_blk_hdr, uuid), s->uuid, 16);
-        put64(b + offsetof(struct xfs_dir3_blk_hdr, owner), ino);
+        td_xfs_put_be64(b + offsetof(struct xfs_dir3_blk_hdr, owner), ino);
 }
 
 /* The xfs_da3_blkinfo of leaf and node blocks. */
 static void put_da_hdr(const struct td_xfs_sb_info *s, uint8_t *b, uint16_t magic, uint32_t forw, uint32_t back,
                        uint64_t fsb, uint64_t ino)
 {
-        put32(b + offsetof(struct xfs_da3_blkinfo, hdr.forw), forw);
-        put32(b + offsetof(struct xfs_da3_blkinfo, hdr.back), back);
-        put16(b + offsetof(struct xfs_da3_blkinfo, hdr.magic), magic);
-        put64(b + offsetof(struct xfs_da3_blkinfo, blkno), td_xfs_fsb_to_lblk(s->g, fsb) * 8);
+        td_xfs_put_be32(b + offsetof(struct xfs_da3_blkinfo, hdr.forw), forw);
+        td_xfs_put_be32(b + offsetof(struct xfs_da3_blkinfo, hdr.back), back);
+        td_xfs_put_be16(b + offsetof(struct xfs_da3_blkinfo, hdr.magic), magic);
+        td_xfs_put_be64(b + offsetof(struct xfs_da3_blkinfo, blkno), td_xfs_fsb_to_lblk(s->g, fsb) * 8);
         memcpy(b + offsetof(struct xfs_da3_blkinfo, uuid), s->uuid, 16);
-        put64(b + offsetof(struct xfs_da3_blkinfo, owner), ino);
+        td_xfs_put_be64(b + offsetof(struct xfs_da3_blkinfo, owner), ino);
 }
 
 /* One xfs_dir2_data_entry at off; returns its size. */
@@ -423,11 +406,11 @@ static uint32_t put_entry(uint8_t *b, uint32_t off, uint64_t ino, const void *na
 {
         uint32_t sz = data_entsize(namelen);
 
-        put64(b + off, ino);
+        td_xfs_put_be64(b + off, ino);
         b[off + 8] = namelen;
         memcpy(b + off + 9, name, namelen);
         b[off + 9 + namelen] = ftype;
-        put16(b + off + sz - 2, (uint16_t)off);
+        td_xfs_put_be16(b + off + sz - 2, (uint16_t)off);
         return sz;
 }
 
@@ -452,22 +435,22 @@ static void write_data(const struct td_xfs_sb_info *s, const struct dir_priv *d,
 
                 end = DIRBLK - sizeof(struct xfs_dir2_block_tail) - count * 8;
                 for (uint32_t k = 0; k < count; k++) {
-                        put32(b + end + k * 8, d->lf[k].hash);
-                        put32(b + end + k * 8 + 4, d->lf[k].addr);
+                        td_xfs_put_be32(b + end + k * 8, d->lf[k].hash);
+                        td_xfs_put_be32(b + end + k * 8 + 4, d->lf[k].addr);
                 }
-                put32(tail + offsetof(struct xfs_dir2_block_tail, count), count);
-                put32(tail + offsetof(struct xfs_dir2_block_tail, stale), 0);
+                td_xfs_put_be32(tail + offsetof(struct xfs_dir2_block_tail, count), count);
+                td_xfs_put_be32(tail + offsetof(struct xfs_dir2_block_tail, stale), 0);
         }
         assert(off <= end);
         if (end > off) {
                 /* the one free region: the largest, bestfree[0] */
                 uint8_t *bf = b + offsetof(struct xfs_dir3_data_hdr, best_free);
 
-                put16(b + off + offsetof(struct xfs_dir2_data_unused, freetag), XFS_DIR2_DATA_FREE_TAG);
-                put16(b + off + offsetof(struct xfs_dir2_data_unused, length), (uint16_t)(end - off));
-                put16(b + end - 2, (uint16_t)off);
-                put16(bf + offsetof(struct xfs_dir2_data_free, offset), (uint16_t)off);
-                put16(bf + offsetof(struct xfs_dir2_data_free, length), (uint16_t)(end - off));
+                td_xfs_put_be16(b + off + offsetof(struct xfs_dir2_data_unused, freetag), XFS_DIR2_DATA_FREE_TAG);
+                td_xfs_put_be16(b + off + offsetof(struct xfs_dir2_data_unused, length), (uint16_t)(end - off));
+                td_xfs_put_be16(b + end - 2, (uint16_t)off);
+                td_xfs_put_be16(bf + offsetof(struct xfs_dir2_data_free, offset), (uint16_t)off);
+                td_xfs_put_be16(bf + offsetof(struct xfs_dir2_data_free, length), (uint16_t)(end - off));
         }
         assert(block || end - off == d->best[db]);
         td_xfs_update_cksum(b, DIRBLK, XFS_DIR3_DATA_CRC_OFF);
@@ -475,11 +458,11 @@ static void write_data(const struct td_xfs_sb_info *s, const struct dir_priv *d,
 
 static void put_leaf_ents(uint8_t *b, const struct leafent *lf, uint32_t count)
 {
-        put16(b + offsetof(struct xfs_dir3_leaf_hdr, count), (uint16_t)count);
-        put16(b + offsetof(struct xfs_dir3_leaf_hdr, stale), 0);
+        td_xfs_put_be16(b + offsetof(struct xfs_dir3_leaf_hdr, count), (uint16_t)count);
+        td_xfs_put_be16(b + offsetof(struct xfs_dir3_leaf_hdr, stale), 0);
         for (uint32_t k = 0; k < count; k++) {
-                put32(b + LEAF_HDR + k * 8, lf[k].hash);
-                put32(b + LEAF_HDR + k * 8 + 4, lf[k].addr);
+                td_xfs_put_be32(b + LEAF_HDR + k * 8, lf[k].hash);
+                td_xfs_put_be32(b + LEAF_HDR + k * 8 + 4, lf[k].addr);
         }
 }
 
@@ -493,8 +476,8 @@ static void write_leaf1(const struct td_xfs_sb_info *s, const struct dir_priv *d
         put_da_hdr(s, b, XFS_DIR3_LEAF1_MAGIC, 0, 0, fsb, ino);
         put_leaf_ents(b, d->lf, (uint32_t)(d->n + 2));
         for (uint32_t db = 0; db < d->n_data; db++)
-                put16(b + bests + db * 2, d->best[db]);
-        put32(b + tail, d->n_data);
+                td_xfs_put_be16(b + bests + db * 2, d->best[db]);
+        td_xfs_put_be32(b + tail, d->n_data);
         td_xfs_update_cksum(b, DIRBLK, XFS_DIR3_LEAF_CRC_OFF);
 }
 
@@ -535,13 +518,13 @@ static void write_node(const struct td_xfs_sb_info *s, const struct dir_priv *d,
         uint32_t lo = group_start(below, cnt, k), hi = group_start(below, cnt, k + 1);
 
         put_da_hdr(s, b, XFS_DA3_NODE_MAGIC, forw, back, fsb, ino);
-        put16(b + offsetof(struct xfs_da3_node_hdr, __count), (uint16_t)(hi - lo));
-        put16(b + offsetof(struct xfs_da3_node_hdr, __level), (uint16_t)h);
+        td_xfs_put_be16(b + offsetof(struct xfs_da3_node_hdr, __count), (uint16_t)(hi - lo));
+        td_xfs_put_be16(b + offsetof(struct xfs_da3_node_hdr, __level), (uint16_t)h);
         for (uint32_t c = lo; c < hi; c++) {
                 uint8_t *ent = b + NODE_HDR + (c - lo) * sizeof(struct xfs_da_node_entry);
 
-                put32(ent + offsetof(struct xfs_da_node_entry, hashval), node_maxhash(d, h - 1, c));
-                put32(ent + offsetof(struct xfs_da_node_entry, before), node_dablk(d, h - 1, c));
+                td_xfs_put_be32(ent + offsetof(struct xfs_da_node_entry, hashval), node_maxhash(d, h - 1, c));
+                td_xfs_put_be32(ent + offsetof(struct xfs_da_node_entry, before), node_dablk(d, h - 1, c));
         }
         td_xfs_update_cksum(b, DIRBLK, XFS_DA3_NODE_CRC_OFF);
 }
@@ -554,12 +537,12 @@ static void write_free(const struct td_xfs_sb_info *s, const struct dir_priv *d,
         uint32_t nvalid = TD_MIN(FREE_MAX, d->n_data - firstdb);
 
         put_blk_hdr(s, b, XFS_DIR3_FREE_MAGIC, fsb, ino);
-        put32(b + offsetof(struct xfs_dir3_free_hdr, firstdb), firstdb);
-        put32(b + offsetof(struct xfs_dir3_free_hdr, nvalid), nvalid);
+        td_xfs_put_be32(b + offsetof(struct xfs_dir3_free_hdr, firstdb), firstdb);
+        td_xfs_put_be32(b + offsetof(struct xfs_dir3_free_hdr, nvalid), nvalid);
         /* every data block exists: none is NULLDATAOFF */
-        put32(b + offsetof(struct xfs_dir3_free_hdr, nused), nvalid);
+        td_xfs_put_be32(b + offsetof(struct xfs_dir3_free_hdr, nused), nvalid);
         for (uint32_t i = 0; i < nvalid; i++)
-                put16(b + FREE_HDR + i * 2, d->best[firstdb + i]);
+                td_xfs_put_be16(b + FREE_HDR + i * 2, d->best[firstdb + i]);
         td_xfs_update_cksum(b, DIRBLK, XFS_DIR3_FREE_CRC_OFF);
 }
 

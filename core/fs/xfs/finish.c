@@ -31,14 +31,6 @@ static void build_rt_inodes(struct td_xfs_builder *b)
         }
 }
 
-static void put_be32(uint8_t *p, uint32_t v)
-{
-        p[0] = (uint8_t)(v >> 24);
-        p[1] = (uint8_t)(v >> 16);
-        p[2] = (uint8_t)(v >> 8);
-        p[3] = (uint8_t)v;
-}
-
 static int cmp_cnt(const void *x, const void *y)
 {
         const struct td_xfs_range *a = x, *b = y;
@@ -85,12 +77,12 @@ static int finish_ag(struct td_xfs_builder *b, uint32_t agno, uint64_t *fdblocks
                 uint64_t free_mask = used == 64 ? 0 : ~0ull << used;
                 uint8_t *rec = ino_recs + 16 * i;
 
-                put_be32(rec, ag->chunks[i] << TD_XFS_INOPBLOG);
+                td_xfs_put_be32(rec, ag->chunks[i] << TD_XFS_INOPBLOG);
                 rec[4] = rec[5] = 0;   /* holemask: a full chunk */
                 rec[6] = 64;           /* count */
                 rec[7] = (uint8_t)(64 - used);
-                put_be32(rec + 8, (uint32_t)(free_mask >> 32));
-                put_be32(rec + 12, (uint32_t)free_mask);
+                td_xfs_put_be32(rec + 8, (uint32_t)(free_mask >> 32));
+                td_xfs_put_be32(rec + 12, (uint32_t)free_mask);
                 for (uint32_t k = used; k < 64; k++) {
                         uint8_t raw[TD_XFS_INODE_SIZE];
                         uint64_t in = td_xfs_ino(&b->g, agno, ag->chunks[i] + k / TD_XFS_INOPBLOCK,
@@ -123,15 +115,15 @@ static int finish_ag(struct td_xfs_builder *b, uint32_t agno, uint64_t *fdblocks
         bno_recs = td_calloc(TD_MAX(nf, (size_t)1), 8);
         cnt_recs = td_calloc(TD_MAX(nf, (size_t)1), 8);
         for (size_t i = 0; i < nf; i++) {
-                put_be32(bno_recs + 8 * i, fr[i].agbno);
-                put_be32(bno_recs + 8 * i + 4, fr[i].len);
+                td_xfs_put_be32(bno_recs + 8 * i, fr[i].agbno);
+                td_xfs_put_be32(bno_recs + 8 * i + 4, fr[i].len);
                 ai.freeblks += fr[i].len;
                 ai.longest = TD_MAX(ai.longest, fr[i].len);
         }
         qsort(fr, nf, sizeof(*fr), cmp_cnt);
         for (size_t i = 0; i < nf; i++) {
-                put_be32(cnt_recs + 8 * i, fr[i].agbno);
-                put_be32(cnt_recs + 8 * i + 4, fr[i].len);
+                td_xfs_put_be32(cnt_recs + 8 * i, fr[i].agbno);
+                td_xfs_put_be32(cnt_recs + 8 * i + 4, fr[i].len);
         }
         bno.recs = bno_recs;
         cnt.recs = cnt_recs;

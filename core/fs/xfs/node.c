@@ -171,6 +171,26 @@ static int write_mapped_fork(struct td_xfs_builder *b, uint64_t ino, const struc
         return td_xfs_bmap_write(&b->sb, ino, x->e, x->n, fork_bytes, fsbs, fork, fork_len, put_fsb, b);
 }
 
+/* Bytes of the data fork: up to the attr fork, or the whole literal area. */
+static size_t dfork_bytes(const struct td_xfs_inode *in)
+{
+        return in->forkoff ? in->forkoff * 8u : TD_XFS_LITINO;
+}
+
+/* The data fork mapped by x (extent list or bmbt) into in: its bytes,
+ * format and extent count.  0 or a negative errno. */
+static int write_data_fork(struct td_xfs_builder *b, uint64_t ino, const struct extents *x,
+                           struct td_xfs_inode *in, uint8_t *dfork)
+{
+        int r = write_mapped_fork(b, ino, x, dfork_bytes(in), dfork, &in->dfork_len, &in->nblocks);
+
+        if (r < 0)
+                return r;
+        in->format = (uint8_t)r;
+        in->nextents = (uint32_t)x->n;
+        return 0;
+}
+
 struct attrs {
         struct td_xfs_attr *a;
         void **bufs;
@@ -342,7 +362,7 @@ static int build_dir(struct td_xfs_builder *b, struct td_node *n, uint64_t ino, 
                 goto out;
         if (in->forkoff) {
                 td_xfs_dir_plan_done(&plan);
-                r = td_xfs_dir_plan(e, n->n_children, parent, in->forkoff * 8u, &plan);
+                r = td_xfs_dir_plan(e, n->n_children, parent, dfork_bytes(in), &plan);
                 if (r < 0) {
                         r = td_log_errno(r, "planning a directory");
                         goto out;
@@ -362,13 +382,7 @@ static int build_dir(struct td_xfs_builder *b, struct td_node *n, uint64_t ino, 
                 sink.fsb = fsb;
                 td_xfs_dir_write(&b->sb, &plan, ino, parent, fsb, NULL, put_indexed, &sink);
                 in->nblocks += plan.n_blocks;
-                r = write_mapped_fork(b, ino, &x, in->forkoff ? in->forkoff * 8u : TD_XFS_LITINO, dfork,
-                                      &in->dfork_len, &in->nblocks);
-                if (r < 0)
-                        goto out;
-                in->format = (uint8_t)r;
-                in->nextents = (uint32_t)x.n;
-                r = 0;
+                r = write_data_fork(b, ino, &x, in, dfork);
         }
 out:
         td_xfs_dir_plan_done(&plan);
@@ -395,7 +409,7 @@ static int build_symlink(struct td_xfs_builder *b, struct td_node *n, uint64_t i
         if (r < 0)
                 return r;
         in->size = len;
-        nb = td_xfs_symlink_blocks(len, in->forkoff ? in->forkoff * 8u : TD_XFS_LITINO);
+        nb = td_xfs_symlink_blocks(len, dfork_bytes(in));
         if (!nb) {
                 memcpy(dfork, target, len);
                 in->format = XFS_DINODE_FMT_LOCAL;
@@ -414,13 +428,7 @@ static int build_symlink(struct td_xfs_builder *b, struct td_node *n, uint64_t i
                                 put_fsb(b, x.e[k].fsb + j, blk);
                         }
                 in->nblocks += nb;
-                r = write_mapped_fork(b, ino, &x, in->forkoff ? in->forkoff * 8u : TD_XFS_LITINO, dfork,
-                                      &in->dfork_len, &in->nblocks);
-                if (r >= 0) {
-                        in->format = (uint8_t)r;
-                        in->nextents = (uint32_t)x.n;
-                        r = 0;
-                }
+                r = write_data_fork(b, ino, &x, in, dfork);
         }
         free(x.e);
         return r;
@@ -451,13 +459,7 @@ static int build_file(struct td_xfs_builder *b, struct td_node *n, uint64_t ino,
                                 afork, &in->nblocks);
         if (r == 0) {
                 in->nblocks += data;
-                r = write_mapped_fork(b, ino, &x, in->forkoff ? in->forkoff * 8u : TD_XFS_LITINO, dfork,
-                                      &in->dfork_len, &in->nblocks);
-                if (r >= 0) {
-                        in->format = (uint8_t)r;
-                        in->nextents = (uint32_t)x.n;
-                        r = 0;
-                }
+                r = write_data_fork(b, ino, &x, in, dfork);
         }
         free(x.e);
         return r;

@@ -4,28 +4,11 @@
  * mkfs/xfs_mkfs.c), checked byte for byte against mkfs.xfs by
  * tests/unit/test-xfs_format.c.  Each is one 512-byte sector, big-endian,
  * CRC32c at the field the format names. */
-#include <endian.h>
 #include <stddef.h>
 #include <string.h>
 
 #include "td.h"
 #include "xfs.h"
-
-static void put16(uint8_t *p, uint16_t v)
-{
-        v = htobe16(v);
-        memcpy(p, &v, sizeof(v));
-}
-static void put32(uint8_t *p, uint32_t v)
-{
-        v = htobe32(v);
-        memcpy(p, &v, sizeof(v));
-}
-static void put64(uint8_t *p, uint64_t v)
-{
-        v = htobe64(v);
-        memcpy(p, &v, sizeof(v));
-}
 
 #define SB(f) (out + offsetof(struct xfs_dsb, f))
 #define AGF(f) (out + offsetof(struct xfs_agf, f))
@@ -65,27 +48,27 @@ void td_xfs_write_sb(const struct td_xfs_sb_info *s, uint32_t agno, uint8_t out[
                 rbmino = rsumino = NULLFSINO;
         }
 
-        put32(SB(sb_magicnum), XFS_SB_MAGIC);
-        put32(SB(sb_blocksize), TD_XFS_BLOCK_SIZE);
-        put64(SB(sb_dblocks), g->dblocks);
-        put64(SB(sb_rblocks), 0);
-        put64(SB(sb_rextents), 0);
+        td_xfs_put_be32(SB(sb_magicnum), XFS_SB_MAGIC);
+        td_xfs_put_be32(SB(sb_blocksize), TD_XFS_BLOCK_SIZE);
+        td_xfs_put_be64(SB(sb_dblocks), g->dblocks);
+        td_xfs_put_be64(SB(sb_rblocks), 0);
+        td_xfs_put_be64(SB(sb_rextents), 0);
         memcpy(SB(sb_uuid), s->uuid, 16);
-        put64(SB(sb_logstart), g->logstart);
-        put64(SB(sb_rootino), rootino);
-        put64(SB(sb_rbmino), rbmino);
-        put64(SB(sb_rsumino), rsumino);
-        put32(SB(sb_rextsize), 1);     /* one block: mkfs's default with no rt device */
-        put32(SB(sb_agblocks), g->agblocks);
-        put32(SB(sb_agcount), g->agcount);
-        put32(SB(sb_rbmblocks), 0);
-        put32(SB(sb_logblocks), g->logblocks);
+        td_xfs_put_be64(SB(sb_logstart), g->logstart);
+        td_xfs_put_be64(SB(sb_rootino), rootino);
+        td_xfs_put_be64(SB(sb_rbmino), rbmino);
+        td_xfs_put_be64(SB(sb_rsumino), rsumino);
+        td_xfs_put_be32(SB(sb_rextsize), 1);     /* one block: mkfs's default with no rt device */
+        td_xfs_put_be32(SB(sb_agblocks), g->agblocks);
+        td_xfs_put_be32(SB(sb_agcount), g->agcount);
+        td_xfs_put_be32(SB(sb_rbmblocks), 0);
+        td_xfs_put_be32(SB(sb_logblocks), g->logblocks);
         /* ATTRBIT: set by the kernel when the first xattr is added
          * (xfs_add_attr()); xfs_db's check wants it once any inode has one */
-        put16(SB(sb_versionnum), SB_VERSIONNUM | (s->attr ? XFS_SB_VERSION_ATTRBIT : 0));
-        put16(SB(sb_sectsize), TD_XFS_SECTOR_SIZE);
-        put16(SB(sb_inodesize), TD_XFS_INODE_SIZE);
-        put16(SB(sb_inopblock), TD_XFS_INOPBLOCK);
+        td_xfs_put_be16(SB(sb_versionnum), SB_VERSIONNUM | (s->attr ? XFS_SB_VERSION_ATTRBIT : 0));
+        td_xfs_put_be16(SB(sb_sectsize), TD_XFS_SECTOR_SIZE);
+        td_xfs_put_be16(SB(sb_inodesize), TD_XFS_INODE_SIZE);
+        td_xfs_put_be16(SB(sb_inopblock), TD_XFS_INOPBLOCK);
         memcpy(SB(sb_fname), s->label, sizeof(s->label));
         *SB(sb_blocklog) = TD_XFS_BLOCK_LOG;
         *SB(sb_sectlog) = 9;
@@ -96,27 +79,27 @@ void td_xfs_write_sb(const struct td_xfs_sb_info *s, uint32_t agno, uint8_t out[
         *SB(sb_inprogress) = primary ? 0 : 1;
         *SB(sb_imax_pct) = g->imax_pct;
         if (primary) {
-                put64(SB(sb_icount), s->icount);
-                put64(SB(sb_ifree), s->ifree);
-                put64(SB(sb_fdblocks), s->fdblocks);
+                td_xfs_put_be64(SB(sb_icount), s->icount);
+                td_xfs_put_be64(SB(sb_ifree), s->ifree);
+                td_xfs_put_be64(SB(sb_fdblocks), s->fdblocks);
         } else {
-                put64(SB(sb_fdblocks), g->dblocks - (uint64_t)g->agcount * g->prealloc - g->logblocks);
+                td_xfs_put_be64(SB(sb_fdblocks), g->dblocks - (uint64_t)g->agcount * g->prealloc - g->logblocks);
         }
-        put64(SB(sb_frextents), 0);
+        td_xfs_put_be64(SB(sb_frextents), 0);
         /* sb_uquotino, sb_gquotino, sb_pquotino: 0 (no quota), as mkfs */
-        put32(SB(sb_inoalignmt), g->inoalignmt);
-        put32(SB(sb_unit), 0);
-        put32(SB(sb_width), 0);
+        td_xfs_put_be32(SB(sb_inoalignmt), g->inoalignmt);
+        td_xfs_put_be32(SB(sb_unit), 0);
+        td_xfs_put_be32(SB(sb_width), 0);
         *SB(sb_dirblklog) = 0;
         /* sb_logsectlog, sb_logsectsize: 0 with 512-byte log sectors */
-        put32(SB(sb_logsunit), 1);    /* v2 log without a stripe unit */
-        put32(SB(sb_features2), SB_FEATURES2);
-        put32(SB(sb_bad_features2), SB_FEATURES2);
-        put32(SB(sb_features_compat), 0);
-        put32(SB(sb_features_ro_compat), SB_RO_COMPAT);
-        put32(SB(sb_features_incompat), SB_INCOMPAT);
-        put32(SB(sb_features_log_incompat), 0);
-        put32(SB(sb_spino_align), g->spino_align);
+        td_xfs_put_be32(SB(sb_logsunit), 1);    /* v2 log without a stripe unit */
+        td_xfs_put_be32(SB(sb_features2), SB_FEATURES2);
+        td_xfs_put_be32(SB(sb_bad_features2), SB_FEATURES2);
+        td_xfs_put_be32(SB(sb_features_compat), 0);
+        td_xfs_put_be32(SB(sb_features_ro_compat), SB_RO_COMPAT);
+        td_xfs_put_be32(SB(sb_features_incompat), SB_INCOMPAT);
+        td_xfs_put_be32(SB(sb_features_log_incompat), 0);
+        td_xfs_put_be32(SB(sb_spino_align), g->spino_align);
         /* sb_lsn 0; sb_meta_uuid zero: only used with META_UUID */
         td_xfs_update_cksum(out, TD_XFS_SECTOR_SIZE, XFS_SB_CRC_OFF);
 }
@@ -125,22 +108,22 @@ void td_xfs_write_agf(const struct td_xfs_sb_info *s, const struct td_xfs_ag_inf
                       uint8_t out[TD_XFS_SECTOR_SIZE])
 {
         memset(out, 0, TD_XFS_SECTOR_SIZE);
-        put32(AGF(agf_magicnum), XFS_AGF_MAGIC);
-        put32(AGF(agf_versionnum), XFS_AGF_VERSION);
-        put32(AGF(agf_seqno), a->agno);
-        put32(AGF(agf_length), a->length);
-        put32(AGF(agf_roots[XFS_BTNUM_BNOi]), a->bno_root);
-        put32(AGF(agf_roots[XFS_BTNUM_CNTi]), a->cnt_root);
-        put32(AGF(agf_levels[XFS_BTNUM_BNOi]), a->bno_level);
-        put32(AGF(agf_levels[XFS_BTNUM_CNTi]), a->cnt_level);
+        td_xfs_put_be32(AGF(agf_magicnum), XFS_AGF_MAGIC);
+        td_xfs_put_be32(AGF(agf_versionnum), XFS_AGF_VERSION);
+        td_xfs_put_be32(AGF(agf_seqno), a->agno);
+        td_xfs_put_be32(AGF(agf_length), a->length);
+        td_xfs_put_be32(AGF(agf_roots[XFS_BTNUM_BNOi]), a->bno_root);
+        td_xfs_put_be32(AGF(agf_roots[XFS_BTNUM_CNTi]), a->cnt_root);
+        td_xfs_put_be32(AGF(agf_levels[XFS_BTNUM_BNOi]), a->bno_level);
+        td_xfs_put_be32(AGF(agf_levels[XFS_BTNUM_CNTi]), a->cnt_level);
         /* an empty free list as xfs_agfblock_init() leaves it: first 0,
          * last the final slot, so the next block goes into slot 0 */
-        put32(AGF(agf_flfirst), 0);
-        put32(AGF(agf_fllast), TD_XFS_AGFL_SIZE - 1);
-        put32(AGF(agf_flcount), 0);
-        put32(AGF(agf_freeblks), a->freeblks);
-        put32(AGF(agf_longest), a->longest);
-        put32(AGF(agf_btreeblks), a->btreeblks);
+        td_xfs_put_be32(AGF(agf_flfirst), 0);
+        td_xfs_put_be32(AGF(agf_fllast), TD_XFS_AGFL_SIZE - 1);
+        td_xfs_put_be32(AGF(agf_flcount), 0);
+        td_xfs_put_be32(AGF(agf_freeblks), a->freeblks);
+        td_xfs_put_be32(AGF(agf_longest), a->longest);
+        td_xfs_put_be32(AGF(agf_btreeblks), a->btreeblks);
         memcpy(AGF(agf_uuid), s->uuid, 16);
         td_xfs_update_cksum(out, TD_XFS_SECTOR_SIZE, XFS_AGF_CRC_OFF);
 }
@@ -149,23 +132,23 @@ void td_xfs_write_agi(const struct td_xfs_sb_info *s, const struct td_xfs_ag_inf
                       uint8_t out[TD_XFS_SECTOR_SIZE])
 {
         memset(out, 0, TD_XFS_SECTOR_SIZE);
-        put32(AGI(agi_magicnum), XFS_AGI_MAGIC);
-        put32(AGI(agi_versionnum), XFS_AGI_VERSION);
-        put32(AGI(agi_seqno), a->agno);
-        put32(AGI(agi_length), a->length);
-        put32(AGI(agi_count), a->icount);
-        put32(AGI(agi_root), a->ino_root);
-        put32(AGI(agi_level), a->ino_level);
-        put32(AGI(agi_freecount), a->freecount);
-        put32(AGI(agi_newino), a->newino);
-        put32(AGI(agi_dirino), NULLAGINO);
+        td_xfs_put_be32(AGI(agi_magicnum), XFS_AGI_MAGIC);
+        td_xfs_put_be32(AGI(agi_versionnum), XFS_AGI_VERSION);
+        td_xfs_put_be32(AGI(agi_seqno), a->agno);
+        td_xfs_put_be32(AGI(agi_length), a->length);
+        td_xfs_put_be32(AGI(agi_count), a->icount);
+        td_xfs_put_be32(AGI(agi_root), a->ino_root);
+        td_xfs_put_be32(AGI(agi_level), a->ino_level);
+        td_xfs_put_be32(AGI(agi_freecount), a->freecount);
+        td_xfs_put_be32(AGI(agi_newino), a->newino);
+        td_xfs_put_be32(AGI(agi_dirino), NULLAGINO);
         for (unsigned i = 0; i < XFS_AGI_UNLINKED_BUCKETS; i++)
-                put32(AGI(agi_unlinked[i]), NULLAGINO);
+                td_xfs_put_be32(AGI(agi_unlinked[i]), NULLAGINO);
         memcpy(AGI(agi_uuid), s->uuid, 16);
-        put32(AGI(agi_free_root), a->fino_root);
-        put32(AGI(agi_free_level), a->fino_level);
-        put32(AGI(agi_iblocks), a->ino_blocks);
-        put32(AGI(agi_fblocks), a->fino_blocks);
+        td_xfs_put_be32(AGI(agi_free_root), a->fino_root);
+        td_xfs_put_be32(AGI(agi_free_level), a->fino_level);
+        td_xfs_put_be32(AGI(agi_iblocks), a->ino_blocks);
+        td_xfs_put_be32(AGI(agi_fblocks), a->fino_blocks);
         td_xfs_update_cksum(out, TD_XFS_SECTOR_SIZE, XFS_AGI_CRC_OFF);
 }
 
@@ -173,8 +156,8 @@ void td_xfs_write_agfl(const struct td_xfs_sb_info *s, const struct td_xfs_ag_in
                        uint8_t out[TD_XFS_SECTOR_SIZE])
 {
         memset(out, 0, TD_XFS_SECTOR_SIZE);
-        put32(AGFL(agfl_magicnum), XFS_AGFL_MAGIC);
-        put32(AGFL(agfl_seqno), a->agno);
+        td_xfs_put_be32(AGFL(agfl_magicnum), XFS_AGFL_MAGIC);
+        td_xfs_put_be32(AGFL(agfl_seqno), a->agno);
         memcpy(AGFL(agfl_uuid), s->uuid, 16);
         /* every slot NULLAGBLOCK, as xfs_agflblock_init() */
         memset(out + sizeof(struct xfs_agfl), 0xff, TD_XFS_AGFL_SIZE * 4);
