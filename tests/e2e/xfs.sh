@@ -21,6 +21,11 @@
 #             (the free-space btrees are right, not only readable); a
 #             trusted.SGI_ACL_FILE copied from an XFS without its ACL is
 #             left out with a warning, not stored unchecked
+#   attrtree  (root) 1,200 xattrs of 3,000 bytes on one file (from a tmpfs:
+#             listxattr's 64 KiB holds their names): an attr fork of 1,200
+#             leaves under a da btree of two node levels; xfs_repair -n,
+#             xfs_db check, the kernel reads every value, then removes 400
+#             and adds 300 through the kernel: xfs_repair -n clean
 . "$(dirname "$0")/../lib/common.sh"
 require_builder
 requires sfdisk blkid sha256sum xfs_repair xfs_db
@@ -215,6 +220,54 @@ if is_root && command -v setfattr >/dev/null; then
         fi
         rm -f "$T/xp.img" "$T/x.img"
 fi
+# --- attrtree -----------------------------------------------------------------
+if is_root && command -v getfattr >/dev/null; then
+        mkdir -p "$T/shm" "$T/am"
+        mount -t tmpfs -o size=64m tmpfs "$T/shm" || fail "attrtree: mount -t tmpfs"
+        on_exit "td_umount '$T/shm'"
+        echo attrs >"$T/shm/many"
+        python3 - "$T/shm/many" <<'PY'
+import os, sys
+for i in range(1200):
+    os.setxattr(sys.argv[1], "trusted.a%05d" % i, b"%05d" % i * 600)
+PY
+        td_build --fs xfs --seed attrs "$T/shm" -o "$T/a.img" || fail "attrtree: build"
+        part "$T/a.img" "$T/ap.img"
+        xfs_repair -n -f "$T/ap.img" >"$T/repair.out" 2>&1 ||
+                { sed 's/^/  xfs_repair: /' "$T/repair.out" | head -30 >&2; bad "attrtree: xfs_repair -n"; }
+        xfs_db -r -c check "$T/ap.img" >"$T/db.out" 2>&1 && [ ! -s "$T/db.out" ] ||
+                bad "attrtree: xfs_db check: $(head -5 "$T/db.out")"
+        ino=$(xfs_db -r -c 'sb 0' -c 'p rootino' "$T/ap.img" | awk '{ print $3 }')
+        ino=$(xfs_db -r -c "inode $ino" -c 'p u3.sfdir3.list[0].inumber.i4' "$T/ap.img" | awk '{ print $3 }')
+        lvl=$(xfs_db -r -c "inode $ino" -c 'ablock 0' -c 'p hdr.level hdr.count' "$T/ap.img" | tr '\n' ' ')
+        [ "$lvl" = "hdr.level = 2 hdr.count = 3 " ] || bad "attrtree: the attr fork's root: '$lvl' (want level 2, 3 children)"
+        (cd "$T/shm" && getfattr -d -m - -e hex many | sort) >"$T/attrs.src"
+        if mount -t xfs -o loop "$T/ap.img" "$T/am" 2>"$T/mount.err"; then
+                on_exit "td_umount '$T/am'"
+                (cd "$T/am" && getfattr -d -m - -e hex many | sort) >"$T/attrs.img"
+                cmp -s "$T/attrs.src" "$T/attrs.img" || bad "attrtree: the kernel's xattrs differ from the source's"
+                python3 - "$T/am/many" <<'PY' || bad "attrtree: xattr changes through the kernel"
+import os, sys
+f = sys.argv[1]
+for i in range(0, 1200, 3):
+    os.removexattr(f, "trusted.a%05d" % i)
+for i in range(300):
+    os.setxattr(f, "trusted.b%05d" % i, b"x" * 3000)
+assert len(os.listxattr(f)) == 1100, len(os.listxattr(f))
+PY
+                td_umount "$T/am"
+                xfs_repair -n -f "$T/ap.img" >"$T/repair.out" 2>&1 ||
+                        { sed 's/^/  xfs_repair: /' "$T/repair.out" | head -30 >&2
+                          bad "attrtree: xfs_repair -n after changes through the kernel"; }
+                log "attrtree: 1,200 leaves under 2 node levels: xfs_repair, xfs_db check, kernel reads; 400 removed, 300 added; xfs_repair -n"
+        else
+                bad "attrtree: mount failed: $(cat "$T/mount.err")"
+        fi
+        rm -f "$T/a.img" "$T/ap.img"
+else
+        log "attrtree: skipped (needs root for a tmpfs source and a loop mount, and getfattr)"
+fi
+
 if is_root; then
         part "$O/1.img" "$T/w.img"
         mkdir -p "$T/wm"

@@ -13,11 +13,10 @@
  *              value is local when xfs_attr_leaf_entsize_local(namelen,
  *              valuelen) < 3072 (xfs_attr_leaf_newentsize: 3/4 of the
  *              block), else remote.
- *   node       when the entries need more than one leaf: block 0 a
- *              XFS_DA3_NODE_MAGIC node of level 1 (hashval = the last hash
- *              of a leaf, before = its block), the leaves from block 1,
- *              linked by forw/back.  Up to 504 leaves (one node block;
- *              more would need a deeper tree: -EFBIG).
+ *   node       when the entries need more than one leaf: a da btree
+ *              (da_btree.c) over the leaves, its root node at block 0,
+ *              the leaves from block 1 (linked by forw/back), then its
+ *              other node levels; as many levels as the leaves need.
  *   remote     a value in blocks of its own after the leaves, in entry
  *              order: each a struct xfs_attr3_rmt_hdr (56 bytes, lsn
  *              NULLCOMMITLSN as the kernel stamps them) and 4040 bytes of
@@ -37,8 +36,6 @@
 #define SF_ENT_SIZE 3u                                    /* namelen, valuelen, flags */
 #define LEAF_HDR_SIZE sizeof(struct xfs_attr3_leaf_hdr)   /* 80 */
 #define LEAF_ENT_SIZE sizeof(struct xfs_attr_leaf_entry)  /* 8 */
-#define NODE_HDR_SIZE sizeof(struct xfs_da3_node_hdr)     /* 64 */
-#define NODE_MAX ((BLK - NODE_HDR_SIZE) / sizeof(struct xfs_da_node_entry)) /* 504 */
 #define RMT_HDR_SIZE sizeof(struct xfs_attr3_rmt_hdr)     /* 56 */
 #define RMT_SPACE (BLK - RMT_HDR_SIZE)                    /* 4040 */
 #define VALUE_MAX 65536u                                  /* XFS_XATTR_SIZE_MAX */
@@ -224,7 +221,7 @@ struct plan {
         struct ent *e;            /* by hash */
         uint32_t n_leaves;
         size_t *leaf_first;       /* n_leaves + 1: each leaf's first entry */
-        bool node;
+        struct td_xfs_da_tree tree; /* over the leaves, its root at dablk 0 */
 };
 
 static int ent_cmp(const void *x, const void *y)
@@ -309,15 +306,13 @@ int td_xfs_attr_plan(const struct td_xfs_attr *a, size_t n, size_t max_local, st
                 used += need;
         }
         pl->leaf_first[pl->n_leaves] = n;
-        pl->node = pl->n_leaves > 1;
-        if (pl->n_leaves > NODE_MAX) {
-                /* A da btree of more than one node level: not written. */
+        if (td_xfs_da_tree_plan(pl->n_leaves, 0, &pl->tree) < 0) {
                 td_xfs_attr_plan_done(p);
                 return -EFBIG;
         }
 
-        /* Remote values after the leaves (and the node). */
-        blk = pl->n_leaves + (pl->node ? 1 : 0);
+        /* Remote values after the leaves and nodes. */
+        blk = pl->tree.n_blocks;
         for (size_t i = 0; i < n; i++) {
                 if (pl->e[i].local)
                         continue;
@@ -372,29 +367,14 @@ static void write_sf(const struct plan *pl, size_t local_len, uint8_t *local)
         assert((size_t)(o - local) == local_len);
 }
 
-/* The struct xfs_da3_blkinfo every leaf and node starts with. */
-static void blkinfo(const struct td_xfs_sb_info *s, uint8_t *b, uint16_t magic, uint32_t forw, uint32_t back,
-                    uint64_t fsb, uint64_t ino)
-{
-        td_xfs_put_be32(b + offsetof(struct xfs_da3_blkinfo, hdr.forw), forw);
-        td_xfs_put_be32(b + offsetof(struct xfs_da3_blkinfo, hdr.back), back);
-        td_xfs_put_be16(b + offsetof(struct xfs_da3_blkinfo, hdr.magic), magic);
-        td_xfs_put_be64(b + offsetof(struct xfs_da3_blkinfo, blkno), daddr(s, fsb));
-        /* lsn 0 */
-        memcpy(b + offsetof(struct xfs_da3_blkinfo, uuid), s->uuid, 16);
-        td_xfs_put_be64(b + offsetof(struct xfs_da3_blkinfo, owner), ino);
-}
-
 static void write_leaf(const struct td_xfs_sb_info *s, const struct plan *pl, uint32_t leaf, uint64_t ino,
                        uint64_t fsb, uint8_t *b)
 {
         size_t first = pl->leaf_first[leaf], end = pl->leaf_first[leaf + 1], cnt = end - first;
-        uint32_t dablk = leaf + (pl->node ? 1 : 0);
         uint32_t pos = BLK, base;
 
         memset(b, 0, BLK);
-        blkinfo(s, b, XFS_ATTR3_LEAF_MAGIC, leaf + 1 < pl->n_leaves ? dablk + 1 : 0, leaf > 0 ? dablk - 1 : 0,
-                fsb, ino);
+        td_xfs_da_blkinfo(s, &pl->tree, 0, leaf, XFS_ATTR3_LEAF_MAGIC, fsb, ino, b);
         for (size_t k = 0; k < cnt; k++) {
                 const struct ent *e = &pl->e[first + k];
                 const struct td_xfs_attr *a = e->a;
@@ -431,21 +411,12 @@ static void write_leaf(const struct td_xfs_sb_info *s, const struct plan *pl, ui
         td_xfs_update_cksum(b, BLK, XFS_ATTR3_LEAF_CRC_OFF);
 }
 
-static void write_node(const struct td_xfs_sb_info *s, const struct plan *pl, uint64_t ino, uint64_t fsb,
-                       uint8_t *b)
+/* The highest hash in leaf k (td_xfs_da_node_write's leaf_hash). */
+static uint32_t leaf_hash(const void *ctx, uint32_t k)
 {
-        memset(b, 0, BLK);
-        blkinfo(s, b, XFS_DA3_NODE_MAGIC, 0, 0, fsb, ino);
-        td_xfs_put_be16(b + offsetof(struct xfs_da3_node_hdr, __count), (uint16_t)pl->n_leaves);
-        td_xfs_put_be16(b + offsetof(struct xfs_da3_node_hdr, __level), 1);
-        for (uint32_t l = 0; l < pl->n_leaves; l++) {
-                uint8_t *ne = b + NODE_HDR_SIZE + l * sizeof(struct xfs_da_node_entry);
+        const struct plan *pl = ctx;
 
-                td_xfs_put_be32(ne + offsetof(struct xfs_da_node_entry, hashval),
-                                pl->e[pl->leaf_first[l + 1] - 1].hash);
-                td_xfs_put_be32(ne + offsetof(struct xfs_da_node_entry, before), l + 1);
-        }
-        td_xfs_update_cksum(b, BLK, XFS_DA3_NODE_CRC_OFF);
+        return pl->e[pl->leaf_first[k + 1] - 1].hash;
 }
 
 static void write_rmt(const struct td_xfs_sb_info *s, const struct ent *e, uint32_t j, uint64_t ino, uint64_t fsb,
@@ -478,13 +449,14 @@ void td_xfs_attr_write(const struct td_xfs_sb_info *s, const struct td_xfs_attr_
                 write_sf(pl, p->local_len, local);
                 return;
         }
-        if (pl->node) {
-                write_node(s, pl, ino, fsb[i], b);
-                out(ctx, i, b);
-                i++;
-        }
-        for (uint32_t l = 0; l < pl->n_leaves; l++, i++) {
-                write_leaf(s, pl, l, ino, fsb[i], b);
+        for (; i < pl->tree.n_blocks; i++) {
+                uint32_t h, k;
+
+                td_xfs_da_tree_block(&pl->tree, i, &h, &k);
+                if (h == 0)
+                        write_leaf(s, pl, k, ino, fsb[i], b);
+                else
+                        td_xfs_da_node_write(s, &pl->tree, h, k, ino, fsb[i], leaf_hash, pl, b);
                 out(ctx, i, b);
         }
         for (size_t k = 0; k < pl->n; k++) {

@@ -23,10 +23,9 @@
  * a new block when the next entry does not fit.  That is where the kernel
  * puts entries added one by one in that order (mkfs.xfs -p protofile),
  * whenever the names are of one length (its first-fit then equals our
- * next-fit).  Leaf entries are sorted by (hash, address); LEAFN blocks and
- * the node blocks of each level share their entries evenly (at most 504
- * each), so that every node holds at least two children: xfs_repair wants
- * the first hash of the rightmost node of each level below its last. */
+ * next-fit).  Leaf entries are sorted by (hash, address); the LEAFN blocks
+ * share them evenly, and the node levels above (da_btree.c) share the
+ * LEAFNs evenly. */
 #include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -41,11 +40,9 @@
 /* Offset of the first entry after "." and ".." (data_first_offset). */
 #define DATA_FIRST (DATA_HDR + 2 * 16)
 #define LEAF_HDR ((uint32_t)sizeof(struct xfs_dir3_leaf_hdr))
-#define NODE_HDR ((uint32_t)sizeof(struct xfs_da3_node_hdr))
 #define FREE_HDR ((uint32_t)sizeof(struct xfs_dir3_free_hdr))
-/* Entries a LEAFN block / a node block holds; bests a free block holds. */
+/* Entries a LEAFN block holds; bests a free block holds. */
 #define LEAF_MAX ((DIRBLK - LEAF_HDR) / 8)
-#define NODE_MAX ((DIRBLK - NODE_HDR) / 8)
 #define FREE_MAX ((DIRBLK - FREE_HDR) / 2)
 /* First blocks of the leaf and free spaces, in 4 KiB directory blocks:
  * 2^35 / 2^12 = 8388608 and 2^36 / 2^12 = 16777216. */
@@ -68,37 +65,9 @@ struct dir_priv {
         uint16_t *best;           /* n_data: bestfree[0].length of each data block */
         struct leafent *lf;       /* n + 2 (".", ".." and e[]), sorted */
         /* node form */
-        uint32_t height;          /* node levels above the leaves; 0: one LEAFN */
-        uint32_t lvl_cnt[XFS_DA_NODE_MAXDEPTH]; /* blocks per level, [0] the LEAFNs */
-        uint32_t lvl_base[XFS_DA_NODE_MAXDEPTH]; /* dablk of each level's first block */
-        uint32_t n_leafspace;     /* blocks in the leaf space */
+        struct td_xfs_da_tree tree; /* over the LEAFNs, its root at LEAF_DABLK */
         uint32_t n_free;          /* free-index blocks */
 };
-
-static inline uint32_t rol32(uint32_t w, unsigned s)
-{
-        return (w << s) | (w >> (32 - s));
-}
-
-uint32_t td_xfs_da_hashname(const uint8_t *name, size_t len)
-{
-        uint32_t h = 0;
-
-        /* four bytes at a time, the running hash rotated by 7 bits a byte */
-        for (; len >= 4; len -= 4, name += 4)
-                h = ((uint32_t)name[0] << 21) ^ ((uint32_t)name[1] << 14) ^ ((uint32_t)name[2] << 7) ^
-                    name[3] ^ rol32(h, 7 * 4);
-        switch (len) {
-        case 3:
-                return ((uint32_t)name[0] << 14) ^ ((uint32_t)name[1] << 7) ^ name[2] ^ rol32(h, 7 * 3);
-        case 2:
-                return ((uint32_t)name[0] << 7) ^ name[1] ^ rol32(h, 7 * 2);
-        case 1:
-                return name[0] ^ rol32(h, 7);
-        default:
-                return h;
-        }
-}
 
 /* xfs_dir2_data_entsize() with ftype: inumber, namelen, name, ftype, tag,
  * rounded up to 8 bytes. */
@@ -136,13 +105,6 @@ static int leafent_cmp(const void *a, const void *b)
         if (x->hash != y->hash)
                 return x->hash < y->hash ? -1 : 1;
         return x->addr < y->addr ? -1 : x->addr > y->addr;
-}
-
-/* Item j of cnt items shared evenly by groups: the first index of group g
- * of ngroups. */
-static uint32_t group_start(uint32_t cnt, uint32_t ngroups, uint32_t g)
-{
-        return g * (cnt / ngroups) + TD_MIN(g, cnt % ngroups);
 }
 
 static void priv_free(struct dir_priv *d)
@@ -232,40 +194,20 @@ static int make_leaf(struct dir_priv *d)
         return 0;
 }
 
-/* The node form's shape: leaves, node levels, where each level's blocks
- * go in the leaf space (root at LEAF_DABLK, then the LEAFNs, then the
- * other levels bottom up). */
+/* The node form's shape: LEAFNs sharing the leaf entries evenly under a da
+ * btree rooted at LEAF_DABLK (da_btree.c), then the free-index blocks. */
 static int plan_node(struct dir_priv *d)
 {
         size_t nents = d->n + 2;
-        uint32_t cnt;
+        int r;
 
         if (TD_DIV_ROUND_UP(nents, LEAF_MAX) > UINT32_MAX / 2)
                 return -EFBIG;
-        cnt = (uint32_t)TD_DIV_ROUND_UP(nents, LEAF_MAX);
-        d->lvl_cnt[0] = cnt;
-        d->height = 0;
-        while (cnt > 1) {
-                cnt = TD_DIV_ROUND_UP(cnt, NODE_MAX);
-                if (++d->height >= XFS_DA_NODE_MAXDEPTH)
-                        return -EFBIG;
-                d->lvl_cnt[d->height] = cnt;
-        }
-        if (d->height == 0) {
-                d->lvl_base[0] = LEAF_DABLK;
-                d->n_leafspace = 1;
-        } else {
-                uint32_t next = LEAF_DABLK + 1;
-
-                for (uint32_t h = 0; h < d->height; h++) {
-                        d->lvl_base[h] = next;
-                        next += d->lvl_cnt[h];
-                }
-                d->lvl_base[d->height] = LEAF_DABLK;
-                d->n_leafspace = next - LEAF_DABLK;
-                if (next > FREE_DABLK)
-                        return -EFBIG;
-        }
+        r = td_xfs_da_tree_plan((uint32_t)TD_DIV_ROUND_UP(nents, LEAF_MAX), LEAF_DABLK, &d->tree);
+        if (r < 0)
+                return r;
+        if (d->tree.n_blocks > FREE_DABLK - LEAF_DABLK)
+                return -EFBIG;
         d->n_free = TD_DIV_ROUND_UP(d->n_data, FREE_MAX);
         return 0;
 }
@@ -315,7 +257,7 @@ int td_xfs_dir_plan(const struct td_xfs_dirent *e, size_t n, uint64_t parent_ino
                 r = plan_node(d);
                 if (r < 0)
                         goto fail;
-                nb = d->n_data + d->n_leafspace + d->n_free;
+                nb = d->n_data + d->tree.n_blocks + d->n_free;
         }
 
         p->dablk = malloc(nb * sizeof(*p->dablk));
@@ -386,18 +328,6 @@ static void put_blk_hdr(const struct td_xfs_sb_info *s, uint8_t *b, uint32_t mag
         /* lsn 0: never logged */
         memcpy(b + offsetof(struct xfs_dir3_blk_hdr, uuid), s->uuid, 16);
         td_xfs_put_be64(b + offsetof(struct xfs_dir3_blk_hdr, owner), ino);
-}
-
-/* The xfs_da3_blkinfo of leaf and node blocks. */
-static void put_da_hdr(const struct td_xfs_sb_info *s, uint8_t *b, uint16_t magic, uint32_t forw, uint32_t back,
-                       uint64_t fsb, uint64_t ino)
-{
-        td_xfs_put_be32(b + offsetof(struct xfs_da3_blkinfo, hdr.forw), forw);
-        td_xfs_put_be32(b + offsetof(struct xfs_da3_blkinfo, hdr.back), back);
-        td_xfs_put_be16(b + offsetof(struct xfs_da3_blkinfo, hdr.magic), magic);
-        td_xfs_put_be64(b + offsetof(struct xfs_da3_blkinfo, blkno), td_xfs_fsb_to_lblk(s->g, fsb) * 8);
-        memcpy(b + offsetof(struct xfs_da3_blkinfo, uuid), s->uuid, 16);
-        td_xfs_put_be64(b + offsetof(struct xfs_da3_blkinfo, owner), ino);
 }
 
 /* One xfs_dir2_data_entry at off; returns its size. */
@@ -473,7 +403,7 @@ static void write_leaf1(const struct td_xfs_sb_info *s, const struct dir_priv *d
         uint32_t tail = DIRBLK - sizeof(struct xfs_dir2_leaf_tail);
         uint32_t bests = tail - d->n_data * 2;
 
-        put_da_hdr(s, b, XFS_DIR3_LEAF1_MAGIC, 0, 0, fsb, ino);
+        td_xfs_da_blkinfo(s, NULL, 0, 0, XFS_DIR3_LEAF1_MAGIC, fsb, ino, b);
         put_leaf_ents(b, d->lf, (uint32_t)(d->n + 2));
         for (uint32_t db = 0; db < d->n_data; db++)
                 td_xfs_put_be16(b + bests + db * 2, d->best[db]);
@@ -481,52 +411,24 @@ static void write_leaf1(const struct td_xfs_sb_info *s, const struct dir_priv *d
         td_xfs_update_cksum(b, DIRBLK, XFS_DIR3_LEAF_CRC_OFF);
 }
 
-/* dablk of block k of level h (0: LEAFN) of the node form. */
-static uint32_t node_dablk(const struct dir_priv *d, uint32_t h, uint32_t k)
+/* The highest hash in LEAFN k (td_xfs_da_node_write's leaf_hash). */
+static uint32_t leafn_hash(const void *ctx, uint32_t k)
 {
-        return d->lvl_base[h] + k;
+        const struct dir_priv *d = ctx;
+
+        return d->lf[td_xfs_da_share((uint32_t)(d->n + 2), d->tree.lvl_cnt[0], k + 1) - 1].hash;
 }
 
-/* The highest hash under block k of level h. */
-static uint32_t node_maxhash(const struct dir_priv *d, uint32_t h, uint32_t k)
+/* LEAFN k: its share of the sorted leaf entries. */
+static void write_leafn(const struct td_xfs_sb_info *s, const struct dir_priv *d, uint32_t k, uint64_t ino,
+                        uint64_t fsb, uint8_t *b)
 {
-        uint32_t nents = (uint32_t)(d->n + 2);
+        uint32_t nents = (uint32_t)(d->n + 2), cnt = d->tree.lvl_cnt[0];
+        uint32_t lo = td_xfs_da_share(nents, cnt, k), hi = td_xfs_da_share(nents, cnt, k + 1);
 
-        for (; h > 0; h--)
-                k = group_start(d->lvl_cnt[h - 1], d->lvl_cnt[h], k + 1) - 1;
-        return d->lf[group_start(nents, d->lvl_cnt[0], k + 1) - 1].hash;
-}
-
-/* Block k of level h of the node form: a LEAFN (h 0) or a DA3 node. */
-static void write_node(const struct td_xfs_sb_info *s, const struct dir_priv *d, uint32_t h, uint32_t k,
-                       uint64_t ino, uint64_t fsb, uint8_t *b)
-{
-        uint32_t cnt = d->lvl_cnt[h];
-        uint32_t forw = k + 1 < cnt ? node_dablk(d, h, k + 1) : 0;
-        uint32_t back = k > 0 ? node_dablk(d, h, k - 1) : 0;
-
-        if (h == 0) {
-                uint32_t nents = (uint32_t)(d->n + 2);
-                uint32_t lo = group_start(nents, cnt, k), hi = group_start(nents, cnt, k + 1);
-
-                put_da_hdr(s, b, XFS_DIR3_LEAFN_MAGIC, forw, back, fsb, ino);
-                put_leaf_ents(b, d->lf + lo, hi - lo);
-                td_xfs_update_cksum(b, DIRBLK, XFS_DIR3_LEAF_CRC_OFF);
-                return;
-        }
-        uint32_t below = d->lvl_cnt[h - 1];
-        uint32_t lo = group_start(below, cnt, k), hi = group_start(below, cnt, k + 1);
-
-        put_da_hdr(s, b, XFS_DA3_NODE_MAGIC, forw, back, fsb, ino);
-        td_xfs_put_be16(b + offsetof(struct xfs_da3_node_hdr, __count), (uint16_t)(hi - lo));
-        td_xfs_put_be16(b + offsetof(struct xfs_da3_node_hdr, __level), (uint16_t)h);
-        for (uint32_t c = lo; c < hi; c++) {
-                uint8_t *ent = b + NODE_HDR + (c - lo) * sizeof(struct xfs_da_node_entry);
-
-                td_xfs_put_be32(ent + offsetof(struct xfs_da_node_entry, hashval), node_maxhash(d, h - 1, c));
-                td_xfs_put_be32(ent + offsetof(struct xfs_da_node_entry, before), node_dablk(d, h - 1, c));
-        }
-        td_xfs_update_cksum(b, DIRBLK, XFS_DA3_NODE_CRC_OFF);
+        td_xfs_da_blkinfo(s, &d->tree, 0, k, XFS_DIR3_LEAFN_MAGIC, fsb, ino, b);
+        put_leaf_ents(b, d->lf + lo, hi - lo);
+        td_xfs_update_cksum(b, DIRBLK, XFS_DIR3_LEAF_CRC_OFF);
 }
 
 /* Free-index block k: the best free lengths of data blocks k * 2016 on. */
@@ -563,20 +465,16 @@ void td_xfs_dir_write(const struct td_xfs_sb_info *s, const struct td_xfs_dir_pl
                         write_data(s, d, i, ino, parent_ino, fsb[i], b);
                 } else if (d->form == FORM_LEAF) {
                         write_leaf1(s, d, ino, fsb[i], b);
-                } else if (i - d->n_data < d->n_leafspace) {
-                        uint32_t j = i - d->n_data, h = 0;
+                } else if (i - d->n_data < d->tree.n_blocks) {
+                        uint32_t h, k;
 
-                        if (j == 0) {
-                                write_node(s, d, d->height, 0, ino, fsb[i], b);
-                        } else {
-                                /* levels 0 .. height-1 follow the root, bottom up */
-                                j--;
-                                while (j >= d->lvl_cnt[h])
-                                        j -= d->lvl_cnt[h++];
-                                write_node(s, d, h, j, ino, fsb[i], b);
-                        }
+                        td_xfs_da_tree_block(&d->tree, i - d->n_data, &h, &k);
+                        if (h == 0)
+                                write_leafn(s, d, k, ino, fsb[i], b);
+                        else
+                                td_xfs_da_node_write(s, &d->tree, h, k, ino, fsb[i], leafn_hash, d, b);
                 } else {
-                        write_free(s, d, i - d->n_data - d->n_leafspace, ino, fsb[i], b);
+                        write_free(s, d, i - d->n_data - d->tree.n_blocks, ino, fsb[i], b);
                 }
                 out(ctx, i, b);
         }

@@ -291,8 +291,8 @@ static int build_attrs(struct td_xfs_builder *b, const struct td_node *n, uint64
         if (r < 0) {
                 _cleanup_free_ char *path = td_xfs_src_path(b, n);
 
-                r = td_log_error(r, "'%s': its %zu extended attributes are more than treedisk's XFS "
-                                 "writes yet", path, at.n);
+                r = td_log_error(r, "'%s': its %zu extended attributes are more than an XFS attr "
+                                 "fork holds (a da btree of 5 levels); remove some", path, at.n);
                 goto out;
         }
         if (plan.format == XFS_DINODE_FMT_LOCAL) {

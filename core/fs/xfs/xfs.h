@@ -382,6 +382,51 @@ uint32_t td_xfs_symlink_blocks(size_t len, size_t fork_bytes);
 void td_xfs_symlink_write_block(const struct td_xfs_sb_info *s, uint64_t ino, const char *target, size_t len,
                                 uint32_t i, uint64_t fsb, uint8_t out[TD_XFS_BLOCK_SIZE]);
 
+/* ---- da_btree.c: the name hash and the node levels of dir and attr trees -- */
+
+/* xfs_da_hashname(): the hash of name[0..len) that directory and attr
+ * leaves are sorted by. */
+uint32_t td_xfs_da_hashname(const uint8_t *name, size_t len);
+/* cnt items shared evenly by ngroups groups: the first item of group g
+ * (g = ngroups gives cnt); the first cnt % ngroups groups get one more. */
+uint32_t td_xfs_da_share(uint32_t cnt, uint32_t ngroups, uint32_t g);
+
+/* Entries of a 4 KiB DA3 node block: (4096 - 64) / 8. */
+#define TD_XFS_DA_NODE_MAX 504u
+/* The shape of a da btree over n leaf blocks (directory LEAFN or attr
+ * leaf blocks): levels 0 (the leaves) .. height (the root), each sharing
+ * the one below evenly (td_xfs_da_share).  Its n_blocks blocks are at
+ * dablk root_dablk .. root_dablk + n_blocks - 1: the root first, then
+ * level 0, 1, ... height - 1, each left to right; height 0: the one leaf
+ * is the root. */
+struct td_xfs_da_tree {
+        uint32_t height;
+        uint32_t root_dablk;
+        uint32_t n_blocks;
+        uint32_t lvl_cnt[XFS_DA_NODE_MAXDEPTH];   /* blocks of level h */
+        uint32_t lvl_base[XFS_DA_NODE_MAXDEPTH];  /* dablk of level h's first block */
+};
+/* Plans the tree of n_leaves > 0 leaves.  0, or -EFBIG when it would need
+ * more than XFS_DA_NODE_MAXDEPTH levels (over 504^4 leaves) or its blocks
+ * pass dablk 2^32 - 1. */
+int td_xfs_da_tree_plan(uint32_t n_leaves, uint32_t root_dablk, struct td_xfs_da_tree *t);
+/* Block j (0 .. n_blocks - 1, in dablk order) is block *k of level *h. */
+void td_xfs_da_tree_block(const struct td_xfs_da_tree *t, uint32_t j, uint32_t *h, uint32_t *k);
+/* The dablk of block k of level h. */
+uint32_t td_xfs_da_tree_dablk(const struct td_xfs_da_tree *t, uint32_t h, uint32_t k);
+/* The struct xfs_da3_blkinfo at b of block k of level h of t (forw and back
+ * its siblings' dablk or 0; t NULL: a lone block, both 0), magic, blkno the
+ * daddr of fsb, owner ino, lsn 0; the caller sets the CRC. */
+void td_xfs_da_blkinfo(const struct td_xfs_sb_info *s, const struct td_xfs_da_tree *t, uint32_t h, uint32_t k,
+                       uint16_t magic, uint64_t fsb, uint64_t ino, uint8_t *b);
+/* Node block k of level h > 0 at fsb: XFS_DA3_NODE_MAGIC, count, level h,
+ * an entry (highest hash under, dablk) per child; leaf_hash(ctx, leaf)
+ * gives the highest hash in a leaf.  CRC set. */
+void td_xfs_da_node_write(const struct td_xfs_sb_info *s, const struct td_xfs_da_tree *t, uint32_t h,
+                          uint32_t k, uint64_t ino, uint64_t fsb,
+                          uint32_t (*leaf_hash)(const void *ctx, uint32_t leaf), const void *ctx,
+                          uint8_t b[TD_XFS_BLOCK_SIZE]);
+
 /* ---- dir.c: directories (shortform, block, leaf, node) --------------------- */
 
 struct td_xfs_dirent {
@@ -419,8 +464,6 @@ void td_xfs_dir_write(const struct td_xfs_sb_info *s, const struct td_xfs_dir_pl
                       uint64_t parent_ino, const uint64_t *fsb, uint8_t *local,
                       void (*out)(void *ctx, uint32_t i, const uint8_t *block), void *ctx);
 void td_xfs_dir_plan_done(struct td_xfs_dir_plan *p);
-/* xfs_da_hashname() */
-uint32_t td_xfs_da_hashname(const uint8_t *name, size_t len);
 
 /* ---- attr.c: extended attributes (shortform, leaf, remote values) ---------- */
 
@@ -457,10 +500,10 @@ struct td_xfs_attr_plan {
  * namespace; kept by pointer until the write): LOCAL when the shortform
  * (4 + the sum of 3 + namelen + valuelen, every name and value under 255
  * bytes) fits in max_local bytes (td_xfs_afork_max()), else blocks: one
- * leaf (dablk 0) or a node (dablk 0) and up to 504 leaves (1..), then the
- * remote values; dablk[] is 0..n_blocks-1.  0, or -EFBIG past 504 leaves
- * (about 2 MB of names and local values: a deeper da btree is not
- * written). */
+ * leaf (dablk 0), or a da btree's root node (dablk 0), the leaves (1..)
+ * and its other nodes (td_xfs_da_tree); then the remote values; dablk[]
+ * is 0..n_blocks-1.  0, or -EFBIG past a da btree's 5 levels (never for
+ * what a filesystem's inode can hold). */
 int td_xfs_attr_plan(const struct td_xfs_attr *a, size_t n, size_t max_local, struct td_xfs_attr_plan *p);
 /* LOCAL: writes the shortform into local (p->local_len bytes; it goes in
  * the attr fork, di_aformat LOCAL, di_anextents 0).  EXTENTS: gives out()
