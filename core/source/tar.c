@@ -1036,7 +1036,10 @@ int td_source_tar_probe(const char *path, char *desc, size_t desc_len)
         r = archive_read_open_fd(a, fd, 64 * 1024);
         if (r == ARCHIVE_OK)
                 r = archive_read_next_header(a, &e);
-        if (r == ARCHIVE_OK || r == ARCHIVE_WARN || (r == ARCHIVE_EOF && archive_format(a) != 0)) {
+        /* A tar whose first header libarchive cannot read (one over its
+         * limits, say a pax header over 1 MiB) is still a tar: the scan
+         * names what is wrong with it. */
+        if (r == ARCHIVE_OK || r == ARCHIVE_WARN || archive_format(a) != 0) {
                 found = 1;
         } else if (desc_len) {
                 int nf = archive_filter_count(a);
@@ -1074,6 +1077,13 @@ static int scan_entries(struct scan *sc)
                         const char *m = archive_error_string(sc->a) ? archive_error_string(sc->a)
                                                                     : "bad header";
 
+                        /* libarchive refuses pax and GNU long-name headers
+                         * over 1 MiB (archive_read_support_format_tar.c) */
+                        if (strstr(m, "header too large"))
+                                return td_log_error(-EFBIG, "'%s': %s%s: libarchive reads pax headers of "
+                                                    "at most 1 MiB; make the archive with fewer or "
+                                                    "smaller xattrs on that entry, or use its tree",
+                                                    path, m, where);
                         return td_log_error(-EIO, "'%s': %s%s%s", path, m, where,
                                             strstr(m, "runcated") ? "" : " (truncated or corrupt?)");
                 }

@@ -9,7 +9,8 @@
 #  - errors (one 'treedisk: ' line naming the archive and the entry, no OUT):
 #    '..' leaving the tree, a hard link to a missing target, a truncated
 #    archive, a bad header checksum, an empty file, a gzip file holding no
-#    tar, random bytes;
+#    tar, random bytes, a pax header over libarchive's 1 MiB (first entry
+#    or not: once the archive was "no tar archive");
 #  - the FUSE mount serves treedisk-build's bytes, and two seeded builds with
 #    SOURCE_DATE_EPOCH are byte-identical.
 # The images are checked by e2fsck and read back with debugfs.
@@ -154,6 +155,17 @@ f("big", b"big\n", uid=4294967296)
 PY
 expect_error "a pax uid past 32 bits" "out of range" "$T/biguid.tar" -o "$O/out.img"
 grep -q "entry 'big'" "$T/build.err" || bad "biguid: the entry is not named"
+mk bigpax.tar <<'PY'
+f("ok", b"ok\n")
+i = tarfile.TarInfo("xattrs"); i.pax_headers = {"SCHILY.xattr.user.v%d" % k: "x" * 1000 for k in range(1100)}
+t.addfile(i)
+PY
+expect_error "a pax header over 1 MiB" "1 MiB" "$T/bigpax.tar" -o "$O/out.img"
+mk bigpax1.tar <<'PY'
+i = tarfile.TarInfo("xattrs"); i.pax_headers = {"SCHILY.xattr.user.v%d" % k: "x" * 1000 for k in range(1100)}
+t.addfile(i)
+PY
+expect_error "a pax header over 1 MiB, first" "1 MiB" "$T/bigpax1.tar" -o "$O/out.img"
 mk hardmissing.tar <<'PY'
 h("link", "nowhere")
 PY
