@@ -7,7 +7,7 @@
  * align_ag_geometry(), calculate_log_size(), calculate_imaxpct() and
  * sb_set_features() (mkfs/xfs_mkfs.c), xfs_prealloc_blocks(),
  * xfs_alloc_min_freelist() and xfs_ialloc_calc_rootino() (libxfs), checked
- * against mkfs.xfs 6.1 by tests/unit/test-xfs_format.c. */
+ * against mkfs.xfs 6.1 by tests/unit/test-xfs_geometry.c. */
 #include <errno.h>
 
 #include "td.h"

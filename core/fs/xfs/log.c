@@ -2,7 +2,7 @@
 /* treedisk: the internal log of a new filesystem, as mkfs.xfs 6.1 writes it
  * (libxfs_log_clear() with XLOG_INIT_CYCLE, whose libxfs_log_header() makes
  * one record holding one unmount operation), checked byte for byte against
- * mkfs.xfs by tests/unit/test-xfs_format.c.
+ * mkfs.xfs by tests/unit/test-xfs_log.c.
  *
  * Sector 0: the record header (xlog_rec_header); sector 1: the record's one
  * sector of data, whose first word (the op header's oh_tid) is replaced by

@@ -2,7 +2,7 @@
 /* treedisk: the four header sectors of each AG (superblock, AGF, AGI, AGFL)
  * as mkfs.xfs 6.1 writes them (xfs_sb_to_disk(), xfs_ag_init_headers(),
  * mkfs/xfs_mkfs.c), checked byte for byte against mkfs.xfs by
- * tests/unit/test-xfs_format.c.  Each is one 512-byte sector, big-endian,
+ * tests/unit/test-xfs_sb_ag.c.  Each is one 512-byte sector, big-endian,
  * CRC32c at the field the format names. */
 #include <stddef.h>
 #include <string.h>
