@@ -2,9 +2,10 @@
 /* Unit tests for core/fs/xfs/attr.c: shortform attrs byte for byte as
  * Linux 6.18 wrote them, and where shortform ends; a leaf with a remote
  * value, its header and entries and the value's blocks hard-coded from
- * Linux's (a CRC too); the local/remote boundary; a node form of 400 attrs
- * checked as xfs_repair would (blkinfo, sorted hashes, name area accounting;
- * CRCs checked bit by bit here, not with crc.c); xattr names to XFS
+ * Linux's (a CRC too); the local/remote boundary; a node form of 400 attrs,
+ * and one of 1,200 leaves under two node levels, checked as xfs_repair
+ * would (blkinfo, sorted hashes, name area accounting, node hashvals and
+ * sibling links; CRCs checked bit by bit here, not with crc.c); xattr names to XFS
  * namespaces and their limits; POSIX ACLs to SGI_ACL_* values as Linux
  * stores them, and the ACLs the kernel would refuse. */
 #include <errno.h>
@@ -254,6 +255,88 @@ static void test_attr_node(void **state)
         xt_blocks_done(&bl);
 }
 
+/* Blocks by index, as many as a plan has. */
+struct many_blocks {
+        uint32_t n;
+        uint8_t (*b)[TD_XFS_BLOCK_SIZE];
+};
+static void out_many(void *ctx, uint32_t i, const uint8_t *block)
+{
+        struct many_blocks *m = ctx;
+
+        assert_true(i < m->n);
+        memcpy(m->b[i], block, TD_XFS_BLOCK_SIZE);
+}
+
+/* 1,200 values of 3,000 bytes: a leaf each, more than one node holds (504):
+ * a root of level 2 over 3 nodes of 400 leaves (da_btree.c's shape), the
+ * leaves linked 1 .. 1200, then the nodes at 1201 .. 1203. */
+static void test_attr_node_levels(void **state)
+{
+        enum { N = 1200 };
+        static char names[N][8];
+        static char value[3000];
+        static struct td_xfs_attr a[N];
+        struct td_xfs_attr_plan p;
+        struct many_blocks m;
+        uint64_t *fsb;
+        uint32_t last = 0;
+        size_t total = 0;
+
+        (void)state;
+        memset(value, 'v', sizeof(value));
+        for (int i = 0; i < N; i++) {
+                snprintf(names[i], sizeof(names[i]), "a%05d", i);
+                a[i] = xt_attr(names[i], XFS_ATTR_ROOT, value, sizeof(value));
+        }
+        assert_int_equal(td_xfs_attr_plan(a, N, 280, &p), 0);
+        assert_int_equal(p.format, XFS_DINODE_FMT_EXTENTS);
+        assert_int_equal(p.n_blocks, 1 + N + 3);
+        fsb = calloc(p.n_blocks, sizeof(*fsb));
+        m.n = p.n_blocks;
+        m.b = calloc(p.n_blocks, TD_XFS_BLOCK_SIZE);
+        assert_non_null(fsb);
+        assert_non_null(m.b);
+        for (uint32_t i = 0; i < p.n_blocks; i++) {
+                assert_true(p.dablk[i] == i);
+                fsb[i] = 1000 + i;
+        }
+        td_xfs_attr_write(&xt_sbi, &p, 77, fsb, NULL, out_many, &m);
+        /* the root */
+        assert_int_equal(get_be16(m.b[0] + 8), XFS_DA3_NODE_MAGIC);
+        assert_int_equal(get_be16(m.b[0] + 56), 3);
+        assert_int_equal(get_be16(m.b[0] + 58), 2);
+        xt_assert_cksum(m.b[0], TD_XFS_BLOCK_SIZE, XFS_DA3_NODE_CRC_OFF);
+        for (uint32_t k = 0; k < 3; k++) {
+                const uint8_t *re = m.b[0] + 64 + 8 * k, *node = m.b[N + 1 + k];
+
+                assert_int_equal(get_be32(re + 4), N + 1 + k);
+                assert_int_equal(get_be16(node + 8), XFS_DA3_NODE_MAGIC);
+                assert_int_equal(get_be16(node + 58), 1);
+                assert_int_equal(get_be16(node + 56), 400);
+                assert_int_equal(get_be32(node), k < 2 ? N + 2 + k : 0);
+                assert_int_equal(get_be32(node + 4), k > 0 ? N + k : 0);
+                xt_assert_cksum(node, TD_XFS_BLOCK_SIZE, XFS_DA3_NODE_CRC_OFF);
+                /* the root's hashval: the node's last */
+                assert_int_equal(get_be32(re), get_be32(node + 64 + 8 * 399));
+                for (uint32_t c = 0; c < 400; c++) {
+                        uint32_t l = 400 * k + c;
+                        const uint8_t *ne = node + 64 + 8 * c, *leaf = m.b[l + 1];
+                        unsigned cnt;
+
+                        assert_int_equal(get_be32(ne + 4), l + 1);
+                        total += check_leaf(leaf, l + 1, fsb[l + 1], 77, l + 1 < N ? l + 2 : 0, l, &last);
+                        cnt = get_be16(leaf + 56);
+                        assert_int_equal(cnt, 1);
+                        assert_int_equal(get_be32(ne), get_be32(leaf + 80 + 8 * (cnt - 1)));
+                }
+        }
+        assert_int_equal(total, N);
+        td_xfs_attr_plan_done(&p);
+        free(fsb);
+        free(m.b);
+}
+
 static void test_attr_from_xattr(void **state)
 {
         struct td_xfs_attr a;
@@ -356,6 +439,7 @@ int main(void)
                 cmocka_unit_test(test_attr_sf),
                 cmocka_unit_test(test_attr_leaf_remote),
                 cmocka_unit_test(test_attr_node),
+                cmocka_unit_test(test_attr_node_levels),
                 cmocka_unit_test(test_attr_from_xattr),
                 cmocka_unit_test(test_acl),
         };

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for core/fs/xfs/dir.c: the name hash against xfs_db's
- * (xfsprogs 6.1, hard-coded), exact bytes of a shortform directory (4- and
+/* Unit tests for core/fs/xfs/dir.c: exact bytes of a shortform directory (4- and
  * 8-byte inode numbers) and of a block directory, and the structure checker
  * of xfs_test_util_dir.c (CRCs, headers, bestfree, leaf order, da-btree
  * hashvals and sibling links, free index, lookups by hash) over block, leaf
@@ -19,29 +18,6 @@
 #include "fs/xfs/xfs.h"
 #include "td.h"
 #include "xfs_test_util.h"
-
-static void test_hashname(void **state)
-{
-        /* xfs_db -c 'hash NAME' (xfsprogs 6.1) */
-        static const struct {
-                const char *name;
-                uint32_t hash;
-        } known[] = {
-                { "a", 0x61 },           { "ab", 0x30e2 },         { "abc", 0x187163 },
-                { "abcd", 0xc38b1e4 },   { "abcde", 0x1c58f263 },  { "abcdefghi", 0x3d1c7b4f },
-                { ".", 0x2e },           { "..", 0x172e },         { "lost+found", 0x21aa60c },
-                { "f000001", 0x60d81b2 }, { "f100000", 0x60d81bb }, { "d070000", 0x760d89b3 },
-                { "\xc3\xbf\xc3\xa9", 0x184fa129 }, /* "ÿé": bytes above 0x7f */
-        };
-        char x255[256];
-
-        (void)state;
-        for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-                assert_int_equal(hashname(known[i].name, strlen(known[i].name)), known[i].hash);
-        memset(x255, 'x', 255);
-        assert_int_equal(hashname(x255, 255), 0xf0000000);
-        assert_int_equal(hashname("", 0), 0);
-}
 
 static uint64_t *test_fsbs(uint32_t n)
 {
@@ -246,7 +222,6 @@ static void test_long_names(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_hashname),
                 cmocka_unit_test(test_shortform_bytes),
                 cmocka_unit_test(test_block_bytes),
                 cmocka_unit_test(test_forms),
