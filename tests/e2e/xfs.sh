@@ -5,13 +5,16 @@
 #             spilled to a file); another seed: another UUID
 #   fuse      the daemon's disk.img (as the user) equals treedisk-build's
 #   sizes     automatic, +N, fixed; 300 MiB is XFS's minimum; a fixed size
-#             too small names the size needed; --label longer than 12 refused
+#             too small names the size needed; --label longer than 12 refused;
+#             a tree of 6,020 64 KiB xattr values needs at most 1.3 times
+#             what it takes (it was 3), and builds at that size
 #   badinput  a symlink target of 1024 bytes, a device XFS cannot number:
 #             one line each, naming the path
 #   mkfs      the same small tree through mkfs.xfs -p PROTOFILE (xfsprogs'
 #             reference): what xfs_db reports of a few inodes agrees
 #             (format, nlink, size, mode; directories' forms)
 #   full      a fixed size whose AGs the data fills: the AGs keep room for
+#             the kernel's per-AG reservation (it warned at mount) and
 #             their btrees (it was refused as too small)
 #   written   (root) the image mounted read-write on a loop device: files
 #             made, written and deleted, xattrs added to inodes that have
@@ -114,15 +117,48 @@ rm -f "$O/fixed.img"
 expect_error "sizes: --size 200M" "at least" --fs xfs --size 200M "$src" -o "$O/out.img"
 grep -q -- '--size 30[0-9]M' "$T/build.err" || bad "sizes: --size 200M: the message names no size of about 300M: $(cat "$T/build.err")"
 expect_error "label" "12 bytes" --fs xfs --label thirteen-char "$src" -o "$O/out.img"
+# what a tree of remote xattr values needs is close to what it takes (it
+# was counted 4 times over: --size refused what fitted), and it fits there
+"$PYTHON" - "$T/xattrs.tar" <<'PY'
+import io, sys, tarfile
+t = tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT)
+v = "0123456789abcdef" * 4096  # 64 KiB: a remote value of 17 blocks (ASCII: pax keeps it 64 KiB)
+for f in range(430):
+    i = tarfile.TarInfo("f%03d" % f); i.size = 1
+    i.pax_headers = {"SCHILY.xattr.user.v%02d" % k: v[k:] + v[:k] for k in range(14)}
+    t.addfile(i, io.BytesIO(b"x"))
+t.close()
+PY
+chmod a+r "$T/xattrs.tar"
+as_user "$TREEDISK_BUILD" --fs xfs --dry-run "$T/xattrs.tar" >"$T/dry.out" 2>"$T/build.err" || bad "sizes: xattrs: --dry-run failed: $(cat "$T/build.err")"
+used=$(awk '/^fs_blocks_used:/ { print $2 * 4096 }' "$T/dry.out")
+need=$(awk '/^needed_bytes:/ { print $2 }' "$T/dry.out")
+[ -n "$used" ] && [ -n "$need" ] && [ "$need" -ge "$used" ] && [ "$need" -le $((used * 13 / 10)) ] ||
+        bad "sizes: xattrs: needed_bytes $need for $used bytes used (want at most 1.3 times)"
+td_build_as_user --fs xfs --size "$(( (need >> 20) + 1 ))M" "$T/xattrs.tar" -o "$O/xattrs.img" ||
+        bad "sizes: xattrs: --size of what it needs refused"
+[ ! -e "$O/xattrs.img" ] || check_size xattrs "$O/xattrs.img"
+log "sizes: xattrs: $((used >> 20)) MiB used, $((need >> 20)) MiB needed"
+rm -f "$O/xattrs.img" "$T/xattrs.tar"
 
 # --- full -------------------------------------------------------------------
+unset SOURCE_DATE_EPOCH  # check_image compares the times with the source's
 mkdir -p "$T/full"
 head -c 150M /dev/zero | tr '\0' x >"$T/full/data"   # not sparse: 150 MiB of blocks
 chmod -R a+rX "$T/full"
 td_build_as_user --fs xfs --size 400M "$T/full" -o "$O/full.img" || bad "full: --size 400M for 150 MiB refused"
 [ ! -e "$O/full.img" ] || check_size full "$O/full.img"
+# the kernel mounts it without "ENOSPC reserving per-AG metadata pool":
+# every AG keeps its reservation free (check_image reads what the kernel
+# said); at 400M and at the automatic size (AG 0 filled was the case)
+if [ -e "$O/full.img" ]; then
+        check_image "$O/full.img" "$T/full" --fs xfs || bad "full: check_image (400M)"
+fi
+td_build_as_user --fs xfs "$T/full" -o "$O/full.img" || bad "full: automatic size"
+check_image "$O/full.img" "$T/full" --fs xfs || bad "full: check_image (automatic size)"
 rm -f "$O/full.img"
 rm -rf "$T/full"
+export SOURCE_DATE_EPOCH=1700000000
 
 # --- badinput ---------------------------------------------------------------
 mkdir -p "$T/b1"

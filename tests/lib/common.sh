@@ -355,6 +355,8 @@ _check_mount() {
         # mount's own loop device (autoclear: it goes with the umount).  A
         # losetup -d by name at exit could detach another test's device that
         # took the number after ours was freed.
+        local kmsg dev
+        kmsg=$(dmesg 2>/dev/null | wc -l) || kmsg=
         if ! mount -t "$fs" -o "ro,loop,offset=$off,sizelimit=$pbytes" "$img" "$mnt" 2>"$T/mount.err"; then
                 cat "$T/mount.err" >&2
                 dmesg 2>/dev/null | tail -5 >&2 || true
@@ -362,6 +364,18 @@ _check_mount() {
                 return 1
         fi
         on_exit "td_umount '$mnt'"
+        # what the kernel said of our loop device as it mounted: a warning
+        # (XFS's "ENOSPC reserving per-AG metadata pool", ext4's errors) is
+        # a fault of the image
+        dev=$(findmnt -n -o SOURCE --mountpoint "$mnt" 2>/dev/null) || dev=
+        dev=${dev#/dev/}
+        if [ -n "$kmsg" ] && [ -n "$dev" ] &&
+                        dmesg 2>/dev/null | tail -n +"$((kmsg + 1))" | grep -F "($dev)" |
+                        grep -Ei 'enospc|error|corrupt|warn|fail|recover' >"$T/kmsg.bad"; then
+                sed 's/^/  kernel: /' "$T/kmsg.bad" >&2
+                log "check_image: the kernel warned as it mounted the image"
+                bad=1
+        fi
         local x=() n
         [ -e "$src/lost+found" ] || x=(--exclude=lost+found)
         # big sparse files: diff would read GiBs of holes; treecmp.py compares

@@ -5,7 +5,8 @@
  * installed, byte for byte against the blocks of its image (same UUID); a
  * 3-level bnobt of 200,000 records and a 2-level inobt checked as xfs_repair
  * would: magic, level, counts between min and max, blkno, owner, UUID, CRC,
- * keys against the records under them, sibling links level by level. */
+ * keys against the records under them, sibling links level by level; the
+ * kernel's per-AG reservation (td_xfs_ag_resv_blocks()) worked by hand. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -234,11 +235,39 @@ static void test_btree_levels(void **state)
         free(recs);
 }
 
+/* The kernel's per-AG reservation, worked by hand from xfs_inobt_max_size()
+ * and xfs_btree_calc_size() (Linux 6.x): inode chunks the AG could hold =
+ * blocks * 8 / 64, then levels of blocks at 126 records a leaf and 252
+ * pointers a node until one is left. */
+static void test_ag_resv(void **state)
+{
+        struct td_xfs_geom g;
+
+        (void)state;
+        /* 300 MiB: 4 AGs of 19200 blocks, the 16384-block log in AG 2 */
+        assert_int_equal(td_xfs_geom_init(76800, &g), 0);
+        assert_int_equal(g.agcount, 4);
+        assert_int_equal(g.agblocks, 19200);
+        assert_int_equal(g.logblocks, 16384);
+        assert_int_equal(g.logstart >> g.agblklog, 2);
+        /* 2400 chunks: 20 leaves, 1 node */
+        assert_int_equal(td_xfs_ag_resv_blocks(&g, 0), 21);
+        assert_int_equal(td_xfs_ag_resv_blocks(&g, 3), 21);
+        /* 19200 - 16384 = 2816 blocks: 352 chunks: 3 leaves, 1 node */
+        assert_int_equal(td_xfs_ag_resv_blocks(&g, 2), 4);
+        /* 4 TiB: AGs of 2^28 - 1 blocks (mkfs.xfs's largest): 33554431
+         * chunks: 266306 leaves, 1057 + 5 + 1 nodes */
+        assert_int_equal(td_xfs_geom_init(1ull << 30, &g), 0);
+        assert_int_equal(g.agblocks, (1u << 28) - 1);
+        assert_int_equal(td_xfs_ag_resv_blocks(&g, 0), 266306 + 1057 + 5 + 1);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_btree_roots),
                 cmocka_unit_test(test_btree_levels),
+                cmocka_unit_test(test_ag_resv),
         };
         return cmocka_run_group_tests(tests, xt_setup_ref, xt_teardown);
 }

@@ -5,12 +5,12 @@
 #include "alloc.h"
 #include "td.h"
 
-/* Blocks an AG keeps at its end for its four btrees, with n inode chunks:
- * the free-space btrees' few blocks and the inode btrees' (a leaf holds
- * 252 chunk records), generously. */
-static uint32_t ag_reserve(size_t n_chunks)
+/* Blocks an AG keeps at its end with n inode chunks: for its four btrees
+ * (the free-space btrees' few blocks and the inode btrees': a leaf holds
+ * 252 chunk records), generously, and the kernel's reservation. */
+static uint32_t ag_reserve(const struct td_xfs_ag *ag, size_t n_chunks)
 {
-        return 16 + 2 * (uint32_t)TD_DIV_ROUND_UP(n_chunks + 1, 200);
+        return ag->resv + 16 + 2 * (uint32_t)TD_DIV_ROUND_UP(n_chunks + 1, 200);
 }
 
 static void add_gap(struct td_xfs_ag *ag, uint32_t agbno, uint32_t len)
@@ -36,7 +36,8 @@ void td_xfs_alloc_init(struct td_xfs_alloc *a, const struct td_xfs_geom *g)
                 ag->agno = i;
                 ag->end = td_xfs_ag_blocks(g, i);
                 ag->cursor = 1; /* block 0: the headers */
-                ag->reserve = ag_reserve(0);
+                ag->resv = td_xfs_ag_resv_blocks(g, i);
+                ag->reserve = ag_reserve(ag, 0);
                 /* AG 0: the first inode chunk (the root's) where mkfs.xfs
                  * puts it, since xfs_repair expects the root there. */
                 if (i == 0 && g->root_agbno > 1) {
@@ -73,7 +74,7 @@ static bool fit(struct td_xfs_ag *ag, uint32_t len, uint32_t align)
                 ag->cursor = TD_MAX(ag->cursor, ag->log_end);
                 at = TD_ROUND_UP(ag->cursor, align);
         }
-        if (at + (uint64_t)len + ag_reserve(ag->n_chunks + 1) > ag->end)
+        if (at + (uint64_t)len + ag_reserve(ag, ag->n_chunks + 1) > ag->end)
                 return false;
         add_gap(ag, ag->cursor, at - ag->cursor);
         ag->cursor = at;
@@ -97,7 +98,7 @@ int td_xfs_alloc_inodes(struct td_xfs_alloc *a, uint64_t n)
                 ag = &a->ag[agno];
                 td_grow(&ag->chunks, &ag->cap_chunks, ag->n_chunks + 1, sizeof(*ag->chunks));
                 ag->chunks[ag->n_chunks++] = ag->cursor;
-                ag->reserve = ag_reserve(ag->n_chunks);
+                ag->reserve = ag_reserve(ag, ag->n_chunks);
                 ag->cursor += TD_XFS_CHUNK_BLOCKS;
                 ag->used_inodes_last = take;
                 n -= take;

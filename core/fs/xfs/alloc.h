@@ -6,7 +6,9 @@
  * AG's headers (block 0: superblock, AGF, AGI, AGFL), around the internal
  * log; what an allocation skips (to align an inode chunk, or past the log)
  * stays free and is remembered.  Everything left at the end is an AG's free
- * space, from which its btrees' blocks are taken last. */
+ * space, from which its btrees' blocks are taken last.  Each AG keeps free,
+ * besides its btrees' blocks, the kernel's per-AG metadata reservation
+ * (td_xfs_ag_resv_blocks()). */
 #pragma once
 
 #include <stdbool.h>
@@ -28,7 +30,8 @@ struct td_xfs_ag {
         uint32_t *chunks;         /* inode chunks (first agbno), in order */
         size_t n_chunks, cap_chunks;
         uint32_t used_inodes_last; /* inodes in use in the AG's last chunk (1..64) */
-        uint32_t reserve;         /* blocks at the AG's end kept for its btrees */
+        uint32_t resv;            /* td_xfs_ag_resv_blocks(): kept free for the kernel */
+        uint32_t reserve;         /* blocks at the AG's end kept for its btrees and resv */
 };
 
 struct td_xfs_alloc {

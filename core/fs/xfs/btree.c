@@ -138,3 +138,19 @@ void td_xfs_btree_write(const struct td_xfs_sb_info *s, uint32_t agno, const str
         *root = agbnos[sh.total - 1];
         *level = sh.height;
 }
+
+uint32_t td_xfs_ag_resv_blocks(const struct td_xfs_geom *g, uint32_t agno)
+{
+        const uint64_t leaf_min = (TD_XFS_BLOCK_SIZE - BLOCK_HDR) / sizeof(struct xfs_inobt_rec) / 2;
+        const uint64_t node_min = (TD_XFS_BLOCK_SIZE - BLOCK_HDR) / (sizeof(struct xfs_inobt_key) + 4) / 2;
+        uint64_t agblocks = td_xfs_ag_blocks(g, agno), recs, blocks = 0;
+
+        if ((uint32_t)(g->logstart >> g->agblklog) == agno)
+                agblocks -= g->logblocks;
+        recs = agblocks * TD_XFS_INOPBLOCK / XFS_INODES_PER_CHUNK;
+        for (unsigned level = 0; recs > 1; level++) {
+                recs = TD_DIV_ROUND_UP(recs, level ? node_min : leaf_min);
+                blocks += recs;
+        }
+        return (uint32_t)blocks;
+}

@@ -73,26 +73,69 @@ static uint64_t file_blocks(const struct td_node *n)
         return blk;
 }
 
-/* Directory blocks a directory of n children takes, generously: data
- * blocks packed to 3/4, one leaf entry of 8 bytes a name, free-index and
- * node blocks. */
+/* Directory blocks a directory of n children takes, generously (an upper
+ * bound): none in shortform (10 bytes of header and name + 12 an entry,
+ * 8-byte inode numbers; in half the inode when it has xattrs), one in block
+ * form, else data blocks packed to 3/4, one leaf entry of 8 bytes a name,
+ * free-index and node blocks. */
 static uint64_t dir_blocks_estimate(const struct td_node *d)
 {
-        uint64_t bytes = 0, data, leaf;
+        uint64_t bytes = 0, sf = 10, data, leaf;
 
-        for (size_t i = 0; i < d->n_children; i++)
-                bytes += TD_ROUND_UP(8 + 1 + strlen(d->children[i]->name) + 1 + 2, 8);
-        if (bytes + 10 * d->n_children + 16 <= TD_XFS_LITINO)
+        for (size_t i = 0; i < d->n_children; i++) {
+                size_t len = strlen(d->children[i]->name);
+
+                bytes += TD_ROUND_UP(8 + 1 + len + 1 + 2, 8);
+                sf += len + 12;
+        }
+        if (sf <= (d->n_xattrs ? TD_XFS_LITINO / 2 : TD_XFS_LITINO))
                 return 0;
+        /* block form: header, ".", "..", the entries, a leaf entry each, the tail */
+        if (64 + 32 + bytes + 8 * (d->n_children + 2) + 8 <= TD_XFS_BLOCK_SIZE)
+                return 1;
         data = TD_DIV_ROUND_UP(bytes * 4 / 3 + 1, TD_XFS_BLOCK_SIZE - 64) + 1;
         leaf = TD_DIV_ROUND_UP(d->n_children * 8 + data * 2, TD_XFS_BLOCK_SIZE / 2);
         return data + leaf + TD_DIV_ROUND_UP(data, 500) + TD_DIV_ROUND_UP(leaf, 200) + 2;
 }
 
+/* Attr fork blocks, an upper bound: none when the shortform fits half the
+ * inode; else remote values exactly (4040 bytes a block), and leaves for
+ * the entries (attr.c's sizes: 8 bytes, the name and a local value with a
+ * 3-byte header, or the name with an 11-byte one, 4-byte aligned): filled
+ * one after another, two neighbouring leaves hold more than one leaf's
+ * room, so at most twice as many as the bytes fill; and node blocks.  A
+ * name is counted without its namespace; a POSIX ACL as XFS's form
+ * (SGI_ACL_FILE or _DEFAULT, 12 bytes an entry where Linux's has 8). */
+static uint64_t attr_blocks_estimate(const struct td_node *n)
+{
+        uint64_t sf = 4, local = 0, remote = 0, leaves;
+
+        for (size_t i = 0; i < n->n_xattrs; i++) {
+                const char *full = n->xattrs[i].name, *dot = strchr(full, '.');
+                uint64_t name = dot ? strlen(dot + 1) : strlen(full), v = n->xattrs[i].len;
+
+                if (strncmp(full, "system.posix_acl_", 17) == 0) {
+                        name = 15;
+                        v = 4 + (v / 8 + 1) * 12;
+                }
+                sf += 3 + name + v;
+                if (TD_ROUND_UP(3 + name + v, 4) < 3072) {
+                        local += 8 + TD_ROUND_UP(3 + name + v, 4);
+                } else {
+                        local += 8 + TD_ROUND_UP(11 + name, 4);
+                        remote += TD_DIV_ROUND_UP(v, TD_XFS_BLOCK_SIZE - 56);
+                }
+        }
+        if (sf <= TD_XFS_LITINO / 2)
+                return 0;
+        leaves = 2 * TD_DIV_ROUND_UP(local, TD_XFS_BLOCK_SIZE - 80) + 1;
+        return leaves + (leaves > 1 ? 2 * TD_DIV_ROUND_UP(leaves, 252) + 1 : 0) + remote;
+}
+
 static int need_one(struct td_node *n, void *userdata)
 {
         struct td_fs_need *need = userdata;
-        uint64_t blk, xb = 0;
+        uint64_t blk;
 
         if (n->link_to)
                 return 0;
@@ -109,10 +152,7 @@ static int need_one(struct td_node *n, void *userdata)
                 if (extents > 16)
                         need->blocks += TD_DIV_ROUND_UP(extents, 200) + 2;
         }
-        for (size_t i = 0; i < n->n_xattrs; i++)
-                xb += 16 + strlen(n->xattrs[i].name) + n->xattrs[i].len;
-        if (xb > TD_XFS_LITINO / 2)
-                need->blocks += 2 * TD_DIV_ROUND_UP(xb, TD_XFS_BLOCK_SIZE / 2);
+        need->blocks += attr_blocks_estimate(n);
         return 0;
 }
 
@@ -128,10 +168,15 @@ static void need(struct td_tree *t, enum td_fs_type fs, struct td_fs_need *n)
 
 /* Blocks the filesystem itself takes at dblocks: the log, per AG the
  * headers, btrees (generously: a free range every 64 blocks of the tree's
- * would be a fragmented tree; ours has a few) and chunk alignment. */
+ * would be a fragmented tree; ours has a few), chunk alignment and the
+ * kernel's reservation (kept free). */
 static uint64_t overhead(const struct td_xfs_geom *g, const struct td_fs_need *n)
 {
-        return g->logblocks + (uint64_t)g->agcount * (16 + 2 * TD_XFS_CHUNK_BLOCKS) +
+        uint64_t resv = 0;
+
+        for (uint32_t agno = 0; agno < g->agcount; agno++)
+                resv += td_xfs_ag_resv_blocks(g, agno);
+        return g->logblocks + (uint64_t)g->agcount * (16 + 2 * TD_XFS_CHUNK_BLOCKS) + resv +
                TD_DIV_ROUND_UP(n->inodes, 64 * 200) * 4 + TD_DIV_ROUND_UP(n->blocks, 1000);
 }
 

@@ -236,6 +236,16 @@ void td_xfs_btree_write(const struct td_xfs_sb_info *s, uint32_t agno, const str
                         const uint32_t *agbnos, uint32_t *root, uint32_t *level,
                         void (*out)(void *ctx, uint32_t agbno, const uint8_t *block), void *ctx);
 
+/* The kernel's per-AG metadata reservation with finobt (and no reflink or
+ * rmapbt): xfs_inobt_max_size(), the blocks of an inode btree of minimally
+ * full blocks (126 records a leaf, 252 pointers a node: half of
+ * (4096 - 56) / 16 and / 8) over every inode chunk the AG could hold, the
+ * log's blocks not counted (xfs_btree_calc_size()).  At mount the kernel
+ * wants an AG's free blocks (agf_freeblks + agf_flcount) to cover it less
+ * the finobt's blocks, or it logs "ENOSPC reserving per-AG metadata pool"
+ * (xfs_ag_resv_init()); the allocator keeps it free in each AG. */
+uint32_t td_xfs_ag_resv_blocks(const struct td_xfs_geom *g, uint32_t agno);
+
 /* ---- inode.c: inodes and their data forks ---------------------------------- */
 
 /* Big-endian fields at a byte offset (any alignment), for the writers. */
