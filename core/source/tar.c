@@ -1059,6 +1059,7 @@ int td_source_tar_probe(const char *path, char *desc, size_t desc_len)
 static int scan_entries(struct scan *sc)
 {
         const char *path = sc->l->name;
+        _cleanup_free_ char *prev = NULL; /* the last entry read, for errors */
         struct archive_entry *e;
         int r;
 
@@ -1070,10 +1071,14 @@ static int scan_entries(struct scan *sc)
                         break;
                 if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
                         int64_t at = (int64_t)archive_read_header_position(sc->a);
-                        char where[48] = "";
+                        _cleanup_free_ char *where = NULL;
 
                         if (at >= 0)
-                                snprintf(where, sizeof(where), " at byte %" PRId64, at);
+                                where = td_asprintf(" at byte %" PRId64, at);
+                        else if (prev)
+                                where = td_asprintf(" (the entry after '%s')", prev);
+                        else
+                                where = td_strdup(" (the first entry)");
                         const char *m = archive_error_string(sc->a) ? archive_error_string(sc->a)
                                                                     : "bad header";
 
@@ -1105,6 +1110,8 @@ static int scan_entries(struct scan *sc)
                 r = scan_entry(sc, e);
                 if (r < 0)
                         return r;
+                free(prev);
+                prev = td_strdup(name);
                 /* The headers behind us are read: let their pages go, so the
                  * scan's resident memory stays small on archives of any size
                  * (they stay in the page cache). */

@@ -161,11 +161,13 @@ i = tarfile.TarInfo("xattrs"); i.pax_headers = {"SCHILY.xattr.user.v%d" % k: "x"
 t.addfile(i)
 PY
 expect_error "a pax header over 1 MiB" "1 MiB" "$T/bigpax.tar" -o "$O/out.img"
+grep -qF "the entry after 'ok'" "$T/build.err" || bad "bigpax: the message does not say where"
 mk bigpax1.tar <<'PY'
 i = tarfile.TarInfo("xattrs"); i.pax_headers = {"SCHILY.xattr.user.v%d" % k: "x" * 1000 for k in range(1100)}
 t.addfile(i)
 PY
 expect_error "a pax header over 1 MiB, first" "1 MiB" "$T/bigpax1.tar" -o "$O/out.img"
+grep -qF "the first entry" "$T/build.err" || bad "bigpax1: the message does not say where"
 mk hardmissing.tar <<'PY'
 h("link", "nowhere")
 PY

@@ -370,7 +370,7 @@ _check_mount() {
         dev=$(findmnt -n -o SOURCE --mountpoint "$mnt" 2>/dev/null) || dev=
         dev=${dev#/dev/}
         if [ -n "$kmsg" ] && [ -n "$dev" ] &&
-                        dmesg 2>/dev/null | tail -n +"$((kmsg + 1))" | grep -F "($dev)" |
+                        dmesg 2>/dev/null | tail -n +"$((kmsg + 1))" | grep -E "[( ]$dev\\)" |
                         grep -Ei 'enospc|error|corrupt|warn|fail|recover' >"$T/kmsg.bad"; then
                 sed 's/^/  kernel: /' "$T/kmsg.bad" >&2
                 log "check_image: the kernel warned as it mounted the image"
