@@ -101,3 +101,20 @@ const struct td_fs_ops *td_fs_ops(enum td_fs_type fs);
 const char *td_fs_name(enum td_fs_type fs);
 /* Frees what a build returned (NULL members are fine). */
 void td_fs_done(struct td_fs *f);
+
+/* For the builders. */
+/* Appends fs blocks [fs_blk, +n_blks) holding node's blocks from file_blk to
+ * *map (n entries, cap allocated: td_grow), merged into the last entry when
+ * they continue it. */
+void td_fs_map_add(struct td_fs_map **map, size_t *n, size_t *cap, uint64_t fs_blk, uint64_t n_blks,
+                   struct td_node *node, uint64_t file_blk);
+/* Sorts map[0..n) by fs_blk, as struct td_fs wants it. */
+void td_fs_map_sort(struct td_fs_map *map, size_t n);
+/* td_tree_walk(t->root, fn, userdata) in the order files get their blocks:
+ * the subtree of /boot first (when it is a directory and no hard link), so
+ * that its files take the filesystem's lowest free blocks (a boot reads
+ * them first, and firmware that reads a disk over HTTP (iPXE) can reach
+ * only its first 2 GiB, whatever the disk's size); then the rest in
+ * td_tree_walk's order.  Stops at fn's first negative return, and returns
+ * it; otherwise 0. */
+int td_fs_walk_boot_first(struct td_tree *t, int (*fn)(struct td_node *n, void *userdata), void *userdata);

@@ -29,7 +29,6 @@ struct builder {
         struct td_tree *tree;
         struct td_node *lpf; /* lost+found we added, or NULL */
         blk64_t goal;        /* allocation cursor: files laid out in walk order */
-        const struct td_node *boot; /* /boot, built first (see td_ext4_build) */
         uint32_t next_ino;
         struct td_memstore *st;
         struct td_fs_map *map;
@@ -294,20 +293,6 @@ static uint8_t file_type(mode_t m)
         return EXT2_FT_UNKNOWN;
 }
 
-static void map_add(struct builder *b, uint64_t fs_blk, uint64_t n_blks, struct td_node *n, uint64_t file_blk)
-{
-        if (b->n_map > 0) {
-                struct td_fs_map *m = &b->map[b->n_map - 1];
-
-                if (m->node == n && m->fs_blk + m->n_blks == fs_blk && m->file_blk + m->n_blks == file_blk) {
-                        m->n_blks += n_blks;
-                        return;
-                }
-        }
-        td_grow(&b->map, &b->cap_map, b->n_map + 1, sizeof(*b->map));
-        b->map[b->n_map++] = (struct td_fs_map){ fs_blk, n_blks, n, file_blk };
-}
-
 static void inode_init(struct builder *b, struct td_node *n, struct ext2_inode_large *in)
 {
         const struct td_fs_params *p = b->p;
@@ -378,7 +363,7 @@ struct iter_ctx {
 static void iter_flush(struct iter_ctx *c)
 {
         if (c->run_len)
-                map_add(c->b, c->run_phys, c->run_len, c->n, c->run_log);
+                td_fs_map_add(&c->b->map, &c->b->n_map, &c->b->cap_map, c->run_phys, c->run_len, c->n, c->run_log);
         c->run_len = 0;
 }
 
@@ -429,7 +414,7 @@ static int record_map(struct builder *b, struct td_node *n, struct ext2_inode_la
                                 ext2fs_extent_free(h);
                                 return ext2_err(b, EXT2_ET_INVALID_ARGUMENT, "uninitialized extent", n);
                         }
-                        map_add(b, ex.e_pblk, ex.e_len, n, ex.e_lblk);
+                        td_fs_map_add(&b->map, &b->n_map, &b->cap_map, ex.e_pblk, ex.e_len, n, ex.e_lblk);
                         if (ex.e_pblk + ex.e_len > b->goal)
                                 b->goal = ex.e_pblk + ex.e_len;
                 }
@@ -659,17 +644,6 @@ static int build_node(struct td_node *n, void *userdata)
         return r;
 }
 
-/* build_node for what is not under b->boot (built already). */
-static int build_rest(struct td_node *n, void *userdata)
-{
-        struct builder *b = userdata;
-
-        for (const struct td_node *p = n; p && b->boot; p = p->parent)
-                if (p == b->boot)
-                        return 0;
-        return build_node(n, userdata);
-}
-
 /* Numbers inodes in walk order. */
 static int number_node(struct td_node *n, void *userdata)
 {
@@ -856,13 +830,6 @@ static int finish_fs(struct builder *b)
         return 0;
 }
 
-static int cmp_map(const void *a, const void *c)
-{
-        const struct td_fs_map *x = a, *y = c;
-
-        return x->fs_blk < y->fs_blk ? -1 : x->fs_blk > y->fs_blk;
-}
-
 /* No block both stored as metadata and mapped to file data: a stored block
  * would shadow (or be shadowed by) the file's bytes. */
 static int check_disjoint(const struct td_fs *r)
@@ -912,18 +879,7 @@ int td_ext4_build(struct td_tree *t, const struct td_fs_params *p, struct td_fs 
         r = td_tree_walk(t->root, check_links, &b);
         if (r < 0)
                 goto out;
-        /* /boot's files take the filesystem's lowest free blocks: a boot
-         * reads them first, and firmware that reads a disk over HTTP (iPXE)
-         * can reach only its first 2 GiB, whatever the disk's size. */
-        b.boot = td_node_child(t->root, "boot");
-        if (b.boot && (b.boot->link_to || !S_ISDIR(b.boot->mode)))
-                b.boot = NULL;
-        if (b.boot) {
-                r = td_tree_walk((struct td_node *)b.boot, build_node, &b);
-                if (r < 0)
-                        goto out;
-        }
-        r = td_tree_walk(t->root, build_rest, &b);
+        r = td_fs_walk_boot_first(t, build_node, &b);
         if (r < 0)
                 goto out;
         r = finish_fs(&b);
@@ -952,8 +908,7 @@ int td_ext4_build(struct td_tree *t, const struct td_fs_params *p, struct td_fs 
                 r = -EIO; /* logged; not ENOSPC, which would mean "too small" */
                 goto out;
         }
-        if (b.n_map)
-                qsort(b.map, b.n_map, sizeof(*b.map), cmp_map);
+        td_fs_map_sort(b.map, b.n_map);
         ret->map = TAKE_PTR(b.map);
         ret->n_map = b.n_map;
         r = check_disjoint(ret);

@@ -242,13 +242,6 @@ static int count_links(struct td_node *n, void *userdata)
         return 0;
 }
 
-static int cmp_map(const void *x, const void *y)
-{
-        const struct td_fs_map *a = x, *b = y;
-
-        return a->fs_blk < b->fs_blk ? -1 : a->fs_blk > b->fs_blk;
-}
-
 static int build(struct td_tree *t, const struct td_fs_params *p, struct td_fs *ret)
 {
         struct td_xfs_builder b = { .p = p, .tree = t, .next_ino = 3 };
@@ -284,15 +277,7 @@ static int build(struct td_tree *t, const struct td_fs_params *p, struct td_fs *
 
         /* /boot's files take the filesystem's lowest free blocks (see
          * fs/ext4/build.c). */
-        b.boot = td_node_child(t->root, "boot");
-        if (b.boot && (b.boot->link_to || !S_ISDIR(b.boot->mode)))
-                b.boot = NULL;
-        if (b.boot) {
-                r = td_tree_walk((struct td_node *)b.boot, td_xfs_build_node, &b);
-                if (r < 0)
-                        goto out;
-        }
-        r = td_tree_walk(t->root, td_xfs_build_rest, &b);
+        r = td_fs_walk_boot_first(t, td_xfs_build_node, &b);
         if (r < 0)
                 goto out;
         r = td_xfs_finish(&b, ret);
@@ -318,8 +303,7 @@ static int build(struct td_tree *t, const struct td_fs_params *p, struct td_fs *
                 r = -EIO;
                 goto out;
         }
-        if (b.n_map)
-                qsort(b.map, b.n_map, sizeof(*b.map), cmp_map);
+        td_fs_map_sort(b.map, b.n_map);
         ret->map = TAKE_PTR(b.map);
         ret->n_map = b.n_map;
 out:

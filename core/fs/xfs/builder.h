@@ -31,7 +31,6 @@ struct td_xfs_builder {
         struct td_memstore *st;
         int err;                        /* the store's first error */
         uint64_t next_ino;              /* inodes numbered so far */
-        const struct td_node *boot;     /* /boot, built first */
         struct td_fs_map *map;
         size_t n_map, cap_map;
         uint64_t *fsbs;                 /* scratch */
@@ -52,10 +51,9 @@ void td_xfs_put(struct td_xfs_builder *b, uint64_t byte_off, const void *buf, si
  * what bigtime holds (counted for one warning). */
 struct timespec td_xfs_set_time(struct td_xfs_builder *b, const struct td_node *n, struct timespec ts);
 
-/* td_tree_walk() callbacks: allocate a node's blocks and write its inode
- * (node.c); _rest skips /boot's subtree (built first). */
+/* The td_fs_walk_boot_first() callback: allocates a node's blocks and
+ * writes its inode (node.c). */
 int td_xfs_build_node(struct td_node *n, void *userdata);
-int td_xfs_build_rest(struct td_node *n, void *userdata);
 
 /* The realtime inodes, the free inodes of the chunks, each AG's btrees and
  * headers, the superblocks and the log; fills ret's counts (finish.c). */

@@ -31,20 +31,6 @@ static uint64_t ino_of(const struct td_xfs_builder *b, const struct td_node *n)
         return td_xfs_alloc_ino(&b->a, (n->link_to ? n->link_to : n)->ino);
 }
 
-static void map_add(struct td_xfs_builder *b, uint64_t lblk, uint64_t n_blks, struct td_node *n, uint64_t file_blk)
-{
-        if (b->n_map > 0) {
-                struct td_fs_map *m = &b->map[b->n_map - 1];
-
-                if (m->node == n && m->fs_blk + m->n_blks == lblk && m->file_blk + m->n_blks == file_blk) {
-                        m->n_blks += n_blks;
-                        return;
-                }
-        }
-        td_grow(&b->map, &b->cap_map, b->n_map + 1, sizeof(*b->map));
-        b->map[b->n_map++] = (struct td_fs_map){ lblk, n_blks, n, file_blk };
-}
-
 struct extents {
         struct td_xfs_extent *e;
         size_t n, cap;
@@ -78,7 +64,7 @@ static int alloc_fork_blocks(struct td_xfs_builder *b, struct extents *x, uint64
                         return -ENOSPC;
                 ext_add(x, off, td_xfs_lblk_to_fsb(&b->g, lblk), got);
                 if (node)
-                        map_add(b, lblk, got, node, off);
+                        td_fs_map_add(&b->map, &b->n_map, &b->cap_map, lblk, got, node, off);
                 off += got;
                 n -= got;
         }
@@ -524,15 +510,4 @@ int td_xfs_build_node(struct td_node *n, void *userdata)
         b->inodes_used++;
         td_progress_update(b->inodes_used, b->next_ino, "inodes");
         return b->err;
-}
-
-/* td_xfs_build_node for what is not under /boot (built already). */
-int td_xfs_build_rest(struct td_node *n, void *userdata)
-{
-        struct td_xfs_builder *b = userdata;
-
-        for (const struct td_node *p = n; p && b->boot; p = p->parent)
-                if (p == b->boot)
-                        return 0;
-        return td_xfs_build_node(n, userdata);
 }
