@@ -1161,6 +1161,10 @@ int td_source_squashfs_open(const char *path, const struct td_scan_opts *opts,
         if (r < 0)
                 goto fail;
         if (sqfs_init(&sc.fs, s->fd, 0) != SQFS_OK) {
+                /* sqfs_init() cleans up with sqfs_destroy(), which forgets
+                 * the xattr table it may have read (libsquashfuse 0.1.105;
+                 * it zeroed fs first, so this frees NULL otherwise) */
+                sqfs_table_destroy(&sc.fs.xattr_table);
                 r = corrupt(&sc, "unreadable tables");
                 goto fail;
         }
